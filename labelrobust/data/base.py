@@ -1,0 +1,163 @@
+"""The in-memory data types every loader returns.
+
+Images stay in the dtype the source has (uint8 for image files, float32 for synthetic
+data) so that a large data set does not cost four times its size in memory; ``float_images``
+converts a batch to float32 in [0, 1] when it is used. Normalisation is not applied here:
+it lives inside the model (``labelrobust.models``), so attacks always work in pixel space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from labelrobust.errors import DataError
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """One split: images, hard labels, optional per-sample soft labels.
+
+    ``images``: N×C×H×W (or N×D for vector data), uint8 in 0..255 or float32 in [0, 1].
+    ``labels``: int64 of shape N, values in 0..K-1.
+    ``soft_labels``: float32 N×K rows on the simplex, or None when the source has none.
+    ``source_index``: int64 N, the position of each sample in the original file, so reports
+    (and the soft-label survey check) can name samples the way the source does.
+    """
+
+    images: Tensor
+    labels: Tensor
+    soft_labels: Tensor | None = None
+    source_index: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        n = self.images.shape[0]
+        if self.labels.dtype != torch.int64 or self.labels.shape != (n,):
+            raise DataError(
+                f"labels must be int64 of shape ({n},), got {self.labels.dtype} {tuple(self.labels.shape)}"
+            )
+        if self.images.dtype not in (torch.uint8, torch.float32):
+            raise DataError(f"images must be uint8 or float32, got {self.images.dtype}")
+        if self.soft_labels is not None and (
+            self.soft_labels.ndim != 2 or self.soft_labels.shape[0] != n
+        ):
+            raise DataError(
+                f"soft_labels must be N×K with N={n}, got {tuple(self.soft_labels.shape)}"
+            )
+        if self.source_index is None:
+            object.__setattr__(self, "source_index", torch.arange(n))
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def subset(self, index: Tensor) -> ImageSet:
+        """The samples at ``index`` (an int64 tensor of positions), in that order."""
+        index = torch.as_tensor(index, dtype=torch.int64)
+        return ImageSet(
+            images=self.images[index],
+            labels=self.labels[index],
+            soft_labels=None if self.soft_labels is None else self.soft_labels[index],
+            source_index=self.source_index[index],
+        )
+
+    def float_images(self, index: Tensor | slice | None = None) -> Tensor:
+        """Images (all, or those at ``index``) as float32 in [0, 1]."""
+        x = self.images if index is None else self.images[index]
+        if x.dtype == torch.uint8:
+            return x.to(torch.float32).div_(255.0)
+        return x
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A named data set with its splits and the facts a model and a report need.
+
+    ``mean``/``std`` are per-channel statistics for the model's input normalisation.
+    ``report`` holds what the loader found while checking its files (counts, dropped
+    rows, index ranges); it is written into every run directory.
+    """
+
+    name: str
+    class_names: tuple[str, ...]
+    train: ImageSet
+    test: ImageSet
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    val: ImageSet | None = None
+    report: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input, e.g. (1, 28, 28) or (2,)."""
+        return tuple(self.train.images.shape[1:])
+
+    @property
+    def has_soft_labels(self) -> bool:
+        return self.train.soft_labels is not None
+
+    def with_splits(self, **splits: ImageSet | None) -> Dataset:
+        """A copy with some of ``train``/``val``/``test`` replaced."""
+        return replace(self, **splits)
+
+
+DATA_ROOT_ENV = "LABELROBUST_DATA_ROOT"
+
+
+def missing_data_error(
+    dataset: str, path: Path, root: Path, *, downloadable: bool, source: str | None = None
+) -> DataError:
+    """The error for a data file that is not where a loader looks for it.
+
+    It names the file, the data root it was looked for under, and the ways to provide it:
+    ``--data-root DIR``, the ``LABELROBUST_DATA_ROOT`` variable, or ``--download`` where the
+    data set can be fetched (otherwise ``source`` says where to get it by hand).
+    """
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        relative = path
+    where = f"data root {root}" if root.is_dir() else f"data root {root}, which does not exist"
+    how = (
+        f"pass --data-root DIR for a folder that contains {relative}, "
+        f"or set {DATA_ROOT_ENV}=DIR"
+    )
+    if downloadable:
+        how += ", or use --download to fetch it"
+    elif source:
+        how += f"; it cannot be downloaded automatically, get it from {source}"
+    return DataError(f"{dataset}: file {relative} not found under {where} (looked for {path}); {how}")
+
+
+def require_file(
+    dataset: str, root: Path, relative: str | Path, *, downloadable: bool, source: str | None = None
+) -> Path:
+    """``root / relative`` if it is an existing file, else the ``missing_data_error``."""
+    path = root / relative
+    if not path.is_file():
+        raise missing_data_error(dataset, path, root, downloadable=downloadable, source=source)
+    return path
+
+
+def format_ranges(indices: Iterable[int]) -> str:
+    """Sorted integers written compactly, e.g. ``[102, 103, 104, 107]`` → ``"102-104, 107"``."""
+    values = sorted({int(i) for i in indices})
+    parts: list[str] = []
+    start = prev = None
+    for v in values:
+        if prev is not None and v == prev + 1:
+            prev = v
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = v
+    if start is not None:
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+    return ", ".join(parts)

@@ -1,0 +1,72 @@
+"""``interval``: one scalar output; class ``y`` owns the interval ``[L(y), U(y)]``.
+
+Interval labels of the task-aware study (Han et al., methods.md §2):
+
+    L(y) = s0 + y·(α + β),   U(y) = L(y) + β,
+    decode(o) = ⌊(o − s0)/(α + β)⌋  if that class exists and o ≤ U of it, else ABSTAIN,
+    ℓ(o, y) = relu(L(y) − o)² + relu(o − U(y))².
+
+Intervals have width β and are separated by gaps of width α; an output in a gap or outside all
+intervals abstains. Example: s0=0, α=1, β=3 puts class 3 at [12, 15]; 13.5 decodes to 3, 15.5
+to ABSTAIN. Class scores are ``−dist(o, [L(k), U(k)])²`` (``regions.py``), which is the loss
+itself evaluated for every class.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from labelrobust.errors import ConfigError
+from labelrobust.labels.regions import RegionLabelSpace
+from labelrobust.labels.registry import LABEL_SPACES
+
+
+@LABEL_SPACES.register("interval")
+class IntervalLabels(RegionLabelSpace):
+    """Parameters ``s0`` (default 0), gap ``alpha`` > 0 (default 4), width ``beta`` > 0 (default 16).
+
+    The defaults are the task-aware study's settings. ``alpha`` must be positive so that the
+    closed intervals are disjoint and every output has at most one class.
+    """
+
+    name = "interval"
+
+    def __init__(self, num_classes: int, s0: float = 0.0, alpha: float = 4.0, beta: float = 16.0) -> None:
+        super().__init__(num_classes)
+        for key, value in (("s0", s0), ("alpha", alpha), ("beta", beta)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ConfigError(f"label space 'interval': {key} must be a finite number, got {value!r}")
+        if alpha <= 0:
+            raise ConfigError(f"label space 'interval': the gap alpha must be > 0, got {alpha}")
+        if beta <= 0:
+            raise ConfigError(f"label space 'interval': the width beta must be > 0, got {beta}")
+        self.s0, self.alpha, self.beta = float(s0), float(alpha), float(beta)
+        lower = self.s0 + torch.arange(num_classes, dtype=torch.float32) * (self.alpha + self.beta)
+        self.bounds = torch.stack([lower, lower + self.beta], dim=1)  # K×2: [L(k), U(k)]
+
+    @property
+    def out_dim(self) -> int:
+        return 1
+
+    def encode(self, y: Tensor) -> Tensor:
+        """Hard labels → their intervals, N×2 rows ``[L(y), U(y)]``."""
+        return self.bounds[self.targets_from(y)]
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        self.check_outputs(outputs)
+        return self._sq_distance(outputs[:, 0], targets[:, 0], targets[:, 1])
+
+    def region_sq_distance(self, outputs: Tensor) -> Tensor:
+        bounds = self.bounds.to(outputs.device, outputs.dtype)
+        return self._sq_distance(outputs, bounds[None, :, 0], bounds[None, :, 1])
+
+    @staticmethod
+    def _sq_distance(o: Tensor, lower: Tensor, upper: Tensor) -> Tensor:
+        return torch.relu(lower - o).square() + torch.relu(o - upper).square()
+
+    def params(self) -> dict[str, Any]:
+        return {"s0": self.s0, "alpha": self.alpha, "beta": self.beta}

@@ -1,0 +1,36 @@
+"""``smoothing``: label smoothing regularisation (LSR).
+
+Target ``ŷ = (1 − ε)·y + ε/K`` (Szegedy et al. 2016; the LSR model of the soft-label study,
+Tyrväinen et al.), trained with the KL loss of ``distribution.py``. Soft targets are smoothed
+the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from labelrobust.errors import ConfigError
+from labelrobust.labels.distribution import DistributionLabelSpace
+from labelrobust.labels.registry import LABEL_SPACES
+
+
+@LABEL_SPACES.register("smoothing")
+class LabelSmoothing(DistributionLabelSpace):
+    """LSR with smoothing weight ``eps`` in [0, 1) (default 0.1, the usual choice)."""
+
+    name = "smoothing"
+    accepts_soft_targets = True
+
+    def __init__(self, num_classes: int, eps: float = 0.1) -> None:
+        super().__init__(num_classes)
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0.0 <= eps < 1.0:
+            raise ConfigError(f"label space 'smoothing': eps must be a number in [0, 1), got {eps!r}")
+        self.eps = float(eps)
+
+    def transform_distribution(self, q: Tensor) -> Tensor:
+        return (1.0 - self.eps) * q + self.eps / self.num_classes
+
+    def params(self) -> dict[str, Any]:
+        return {"eps": self.eps}

@@ -1,0 +1,120 @@
+"""``wasserstein``: cost-sensitive targets under a label metric (Terzi, Susto, Chaudhari; WPGD).
+
+With a symmetric, non-negative label metric ``C`` (K×K, zero diagonal) and power ``p``, the
+p-Wasserstein distance from the softmax output ``ŷ`` to a one-hot target has a closed form,
+``W_p^p(ŷ, onehot(y)) = C^{⊙p}_y · ŷ`` (all mass must move to ``y``). The loss of methods.md §4:
+
+    ℓ_W(z, y) = C^{⊙p}_y · softmax(z) − (1 / (λ · log K)) · H(softmax(z)),
+
+with H the Shannon entropy (natural log), so the entropic term lies in [0, 1/λ]. Targets
+must be hard labels: for a soft target the closed form no longer holds. Scores are the
+logits and decode is their arg-max, as for cross-entropy models.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from labelrobust.errors import ConfigError
+from labelrobust.labels.base import LabelSpace
+from labelrobust.labels.registry import LABEL_SPACES
+
+
+def load_cost_matrix(cost: Any, num_classes: int) -> Tensor:
+    """Read and validate a label metric: an array-like, or a path to a ``.npy``/``.csv``/``.txt`` file.
+
+    The matrix must be square K×K, finite, non-negative, symmetric and zero on the diagonal;
+    the error names the first condition that fails.
+    """
+    where = "cost matrix"
+    if isinstance(cost, (str, Path)):
+        path = Path(cost)
+        where = f"cost matrix {path}"
+        if not path.is_file():
+            raise ConfigError(f"label space 'wasserstein': {where} does not exist")
+        if path.suffix == ".npy":
+            cost = np.load(path, allow_pickle=False)
+        else:
+            cost = np.loadtxt(path, delimiter="," if path.suffix == ".csv" else None, ndmin=2)
+    try:
+        c = torch.as_tensor(np.asarray(cost, dtype=np.float64))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"label space 'wasserstein': {where} is not a numeric matrix") from err
+    if c.ndim != 2 or c.shape[0] != c.shape[1]:
+        raise ConfigError(f"label space 'wasserstein': {where} must be square, got shape {tuple(c.shape)}")
+    if c.shape[0] != num_classes:
+        raise ConfigError(
+            f"label space 'wasserstein': {where} must be {num_classes}×{num_classes} "
+            f"(one row per class), got {c.shape[0]}×{c.shape[1]}"
+        )
+    if not torch.isfinite(c).all():
+        raise ConfigError(f"label space 'wasserstein': {where} must be finite; it has NaN/inf entries")
+    if (c < 0).any():
+        i, j = (c < 0).nonzero()[0].tolist()
+        raise ConfigError(f"label space 'wasserstein': {where} must be non-negative; C[{i},{j}] = {c[i, j].item()}")
+    if not torch.allclose(c, c.T, rtol=1e-6, atol=1e-9):
+        i, j = ((c - c.T).abs() > 1e-9).nonzero()[0].tolist()
+        raise ConfigError(
+            f"label space 'wasserstein': {where} must be symmetric; C[{i},{j}] = {c[i, j].item()} "
+            f"but C[{j},{i}] = {c[j, i].item()}"
+        )
+    if (c.diagonal() != 0).any():
+        i = int((c.diagonal() != 0).nonzero()[0])
+        raise ConfigError(f"label space 'wasserstein': {where} must be zero on the diagonal; C[{i},{i}] = {c[i, i].item()}")
+    return c.to(torch.float32)
+
+
+@LABEL_SPACES.register("wasserstein")
+class WassersteinTargets(LabelSpace):
+    """Parameters: ``cost`` C (default the 0-1 metric ``1 − I``), ``power`` p > 0 (default 1),
+    ``lam`` λ > 0 (default 1.0; ``.inf`` in YAML drops the entropic term)."""
+
+    name = "wasserstein"
+
+    def __init__(self, num_classes: int, cost: Any = None, power: float = 1.0, lam: float = 1.0) -> None:
+        super().__init__(num_classes)
+        if isinstance(power, bool) or not isinstance(power, (int, float)) or not math.isfinite(power) or power <= 0:
+            raise ConfigError(f"label space 'wasserstein': power p must be a finite number > 0, got {power!r}")
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or math.isnan(lam) or lam <= 0:
+            raise ConfigError(f"label space 'wasserstein': lam (λ) must be a number > 0, got {lam!r}")
+        if cost is None:
+            self.cost = 1.0 - torch.eye(num_classes)
+        else:
+            self.cost = load_cost_matrix(cost, num_classes)
+        self._cost_param = cost if cost is None or isinstance(cost, (str, Path)) else self.cost.tolist()
+        self.power = float(power)
+        self.lam = float(lam)
+        self.cost_power = self.cost.pow(self.power)
+
+    @property
+    def out_dim(self) -> int:
+        return self.num_classes
+
+    def encode(self, y: Tensor) -> Tensor:
+        """Hard labels → one-hot targets (N×K)."""
+        return F.one_hot(self.targets_from(y), self.num_classes).to(torch.float32)
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        self.check_outputs(outputs)
+        log_probs = F.log_softmax(outputs, dim=1)
+        probs = log_probs.exp()
+        transport = ((targets @ self.cost_power.to(outputs.device, outputs.dtype)) * probs).sum(dim=1)
+        if math.isinf(self.lam):
+            return transport
+        entropy = -(probs * log_probs).sum(dim=1)
+        return transport - entropy / (self.lam * math.log(self.num_classes))
+
+    def scores(self, outputs: Tensor) -> Tensor:
+        self.check_outputs(outputs)
+        return outputs
+
+    def params(self) -> dict[str, Any]:
+        cost = str(self._cost_param) if isinstance(self._cost_param, Path) else self._cost_param
+        return {"cost": cost, "power": self.power, "lam": self.lam}
