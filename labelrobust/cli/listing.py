@@ -1,0 +1,23 @@
+"""``labelrobust list``: the registered datasets, models and label spaces."""
+
+from __future__ import annotations
+
+import argparse
+
+from labelrobust.cli.output import emit
+from labelrobust.data import available_datasets
+from labelrobust.labels import available_label_spaces
+from labelrobust.models import available_models
+
+KINDS = {"datasets": available_datasets, "models": available_models, "label-spaces": available_label_spaces}
+
+
+def add_parser(sub, name: str) -> None:
+    p = sub.add_parser(name, help="list registered components")
+    p.add_argument("kind", choices=list(KINDS))
+
+
+def run(args: argparse.Namespace) -> int:
+    for item in KINDS[args.kind]():
+        emit(item)
+    return 0

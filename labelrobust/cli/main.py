@@ -1,0 +1,45 @@
+"""``labelrobust``: train, evaluate and compare label spaces from the command line.
+
+    labelrobust compare                       the Quick start: two label spaces, one table
+    labelrobust train [CONFIG.yaml] [--flags] train one run (``--resume`` continues it)
+    labelrobust evaluate RUN_DIR              clean test metrics of a run
+    labelrobust list {datasets,models,label-spaces}
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from labelrobust.cli import compare, evaluate, listing, train
+from labelrobust.cli.output import emit_error
+from labelrobust.errors import LabelRobustError
+
+COMMANDS = {"train": train, "evaluate": evaluate, "compare": compare, "list": listing}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labelrobust", description="The label side of adversarial robustness.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        module.add_parser(sub, name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command].run(args) or 0
+    except LabelRobustError as err:
+        emit_error(str(err))
+        return 2
+    except KeyboardInterrupt:
+        emit_error("interrupted; the last checkpoint is intact — rerun with --resume to continue")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

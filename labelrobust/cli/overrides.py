@@ -1,0 +1,86 @@
+"""Command-line flags generated from the config dataclasses, so CLI and API share every default.
+
+Every leaf field of ``TrainConfig`` is a flag named by its dotted path (``--optim.lr``,
+``--data.train-size``); the common ones also have short aliases (``--lr``, ``--train-size``).
+Values are parsed as YAML scalars; each flag appends a ``(dotted key, value)`` override in
+command-line order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+
+import yaml
+
+from labelrobust.config import TrainConfig, parse_override
+
+ALIASES = {
+    "data.name": ["--dataset"],
+    "data.root": ["--data-root"],
+    "data.train_size": ["--train-size"],
+    "data.test_size": ["--test-size"],
+    "data.val_size": ["--val-size"],
+    "data.classes": ["--classes"],
+    "data.imbalance": ["--imbalance"],
+    "model.name": ["--model"],
+    "labels.name": ["--label-space"],
+    "optim.lr": ["--lr"],
+    "optim.momentum": ["--momentum"],
+    "optim.weight_decay": ["--weight-decay"],
+    "optim.schedule": ["--schedule"],
+    "optim.milestones": ["--milestones"],
+    "batch_size": ["--batch-size"],
+    "checkpoint_every": ["--checkpoint-every"],
+}
+FLAGS = {"data.download": "--download", "optim.nesterov": "--nesterov"}
+DICT_FLAGS = {"labels.params": "--label-param", "model.options": "--model-option", "data.options": "--data-option"}
+
+
+class _Override(argparse.Action):
+    def __init__(self, *args, key: str, is_list: bool = False, constant=None, **kwargs):
+        self.key, self.is_list, self.constant = key, is_list, constant
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        overrides = getattr(namespace, "overrides", None) or []
+        if self.constant is not None:
+            overrides.append((self.key, self.constant))
+        elif self.key in DICT_FLAGS or self.key == "--set":
+            sub, value = parse_override(values)
+            overrides.append((sub if self.key == "--set" else f"{self.key}.{sub}", value))
+        else:
+            value = yaml.safe_load(values) if values.strip() else None
+            if self.is_list and isinstance(value, (str, int)):
+                value = [yaml.safe_load(v) for v in str(value).split(",")]
+            overrides.append((self.key, value))
+        namespace.overrides = overrides
+
+
+def _leaves(cls: type, prefix: str = ""):
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            yield from _leaves(hint, f"{prefix}{f.name}.")
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            yield f"{prefix}{f.name}", hint, default
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per config field (plus aliases) to ``parser``; results land in ``args.overrides``."""
+    parser.set_defaults(overrides=[])
+    group = parser.add_argument_group("configuration (each overrides the YAML file; defaults shown)")
+    for key, hint, default in _leaves(TrainConfig):
+        dotted = "--" + key.replace("_", "-")
+        names = [dotted, *ALIASES.get(key, [])]
+        is_list = typing.get_origin(hint) is list or hint is list or "list" in str(hint)
+        if key in FLAGS:
+            group.add_argument(FLAGS[key], dotted, nargs=0, action=_Override, key=key, constant=True, help=f"set {key} (default: {default})")
+        elif key in DICT_FLAGS:
+            group.add_argument(DICT_FLAGS[key], metavar="KEY=VALUE", action=_Override, key=key, help=f"one entry of {key} (repeatable)")
+        else:
+            group.add_argument(*names, metavar="VALUE", action=_Override, key=key, is_list=is_list, help=f"default: {default!r}")
+    group.add_argument("--set", metavar="KEY=VALUE", action=_Override, key="--set", help="any config key by its dotted path, e.g. optim.gamma=0.2")

@@ -1,0 +1,1 @@
+"""Multi-run jobs: the Quick start comparison and, later, the studies' experiments."""

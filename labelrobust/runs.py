@@ -1,0 +1,148 @@
+"""A run directory: its layout, and rebuilding a run's data, label space and model from it.
+
+    RUN_DIR/
+      config.yaml            the resolved configuration (re-runnable as is)
+      dataset_report.json    what the data loader checked and found
+      metrics.jsonl          one JSON object per finished epoch
+      checkpoint.safetensors weights + optimiser + RNG + progress (for --resume)
+      model.safetensors      the latest weights alone
+      model-best-val.safetensors  the weights with the best validation accuracy (if val_size > 0)
+      summary.json           written when training ends
+      eval/                  evaluation tables (CSV/JSON)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+
+from labelrobust.config import TrainConfig, from_dict, to_dict, validate
+from labelrobust.data import Dataset, load_dataset
+from labelrobust.errors import CheckpointError, ConfigError
+from labelrobust.labels import LabelSpace, make_label_space
+from labelrobust.models import build_model
+from labelrobust.models.weights import load_weights
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def dataset_report(self) -> Path:
+        return self.root / "dataset_report.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / "checkpoint.safetensors"
+
+    @property
+    def weights(self) -> Path:
+        return self.root / "model.safetensors"
+
+    @property
+    def best_weights(self) -> Path:
+        return self.root / "model-best-val.safetensors"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.root / "eval"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """What a config resolves to: the data, the label space and a freshly initialised model."""
+
+    config: TrainConfig
+    dataset: Dataset
+    space: LabelSpace
+    model: torch.nn.Module
+
+
+def build_experiment(cfg: TrainConfig) -> Experiment:
+    """Load the data, make the label space and the model, and check they fit — before any training.
+
+    The model is initialised from ``cfg.seed``, so the same config gives the same initial weights.
+    """
+    d = cfg.data
+    dataset = load_dataset(
+        d.name,
+        root=d.root,
+        download=d.download,
+        train_size=d.train_size,
+        test_size=d.test_size,
+        val_size=d.val_size,
+        seed=cfg.seed if d.seed is None else d.seed,
+        classes=d.classes,
+        imbalance=d.imbalance,
+        options=d.options,
+    )
+    space = make_label_space(cfg.labels.name, dataset.num_classes, **cfg.labels.params)
+    if space.requires_soft_targets and not dataset.has_soft_labels:
+        raise ConfigError(
+            f"label space {space.name!r} trains on per-sample soft labels, but dataset "
+            f"{dataset.name!r} has none; use a dataset with soft labels (softcifar10, cifar10h, disk2d) "
+            f"or a hard-label space (onehot, smoothing)"
+        )
+    torch.manual_seed(cfg.seed)
+    model = build_model(
+        cfg.model.name,
+        input_shape=dataset.input_shape,
+        out_dim=space.out_dim,
+        mean=dataset.mean,
+        std=dataset.std,
+        **cfg.model.options,
+    )
+    return Experiment(cfg, dataset, space, model.to(cfg.device))
+
+
+def read_config(run_dir: str | Path) -> TrainConfig:
+    paths = RunPaths(Path(run_dir))
+    if not paths.config.is_file():
+        raise CheckpointError(f"{run_dir} is not a run directory: {paths.config} is missing")
+    return validate(from_dict(TrainConfig, yaml.safe_load(paths.config.read_text())))
+
+
+def config_yaml(cfg: TrainConfig) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def load_run(run_dir: str | Path, weights: str = "latest") -> Experiment:
+    """Rebuild a trained run: its data and label space, and its model with the saved weights.
+
+    ``weights``: ``latest`` (model.safetensors) or ``best-val`` (model-best-val.safetensors).
+    """
+    paths = RunPaths(Path(run_dir))
+    cfg = read_config(run_dir)
+    files = {"latest": paths.weights, "best-val": paths.best_weights}
+    if weights not in files:
+        raise ConfigError(f"weights must be one of {', '.join(files)}, got {weights!r}")
+    if not files[weights].is_file():
+        raise CheckpointError(f"run {run_dir} has no {files[weights].name}; has it trained an epoch yet?")
+    exp = build_experiment(cfg)
+    load_weights(files[weights], exp.model)
+    exp.model.eval()
+    return exp
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    path = RunPaths(Path(run_dir)).metrics
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,54 @@
+"""Tests of the data types' helpers: missing-file errors and compact index ranges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from labelrobust.data.base import (
+    DATA_ROOT_ENV,
+    Dataset,
+    ImageSet,
+    format_ranges,
+    missing_data_error,
+    require_file,
+)
+from labelrobust.errors import DataError
+
+
+def test_format_ranges_compacts_runs():
+    assert format_ranges([107, 102, 103, 104, 110, 111, 115]) == "102-104, 107, 110-111, 115"
+    assert format_ranges([]) == ""
+    assert format_ranges([5, 5]) == "5"
+
+
+def test_require_file_returns_existing_path(tmp_path: Path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "f.bin").write_bytes(b"x")
+    assert require_file("demo", tmp_path, "a/f.bin", downloadable=True) == tmp_path / "a" / "f.bin"
+
+
+def test_require_file_message_says_where_and_how(tmp_path: Path):
+    with pytest.raises(DataError, match=r"a/f\.bin not found under data root .*--data-root DIR.*") as info:
+        require_file("demo", tmp_path, "a/f.bin", downloadable=True)
+    assert DATA_ROOT_ENV in str(info.value) and "--download" in str(info.value)
+
+
+def test_missing_data_error_for_absent_root_and_manual_source(tmp_path: Path):
+    root = tmp_path / "nowhere"
+    error = missing_data_error("demo", root / "x.npy", root, downloadable=False, source="the authors")
+    assert "does not exist" in str(error)
+    assert "--download" not in str(error) and "get it from the authors" in str(error)
+
+
+def test_imageset_rejects_wrong_label_dtype():
+    with pytest.raises(DataError, match="labels must be int64"):
+        ImageSet(torch.zeros(2, 3, dtype=torch.uint8), torch.zeros(2, dtype=torch.int32))
+
+
+def test_dataset_shape_and_counts():
+    split = ImageSet(torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]))
+    ds = Dataset("toy", ("a", "b"), split, split, (0.0, 0.0), (1.0, 1.0))
+    assert ds.input_shape == (2,) and ds.num_classes == 2 and not ds.has_soft_labels

@@ -1,0 +1,152 @@
+"""The training loop on real digits: run directory, determinism, resume (in process and after a
+real kill of a subprocess), divergence, and errors before training starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from labelrobust.config import load_config
+from labelrobust.errors import CheckpointError, ConfigError
+from labelrobust.metrics import evaluate_run
+from labelrobust.runs import load_run, read_metrics
+from labelrobust.training import TrainingDiverged, train
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def digits_config(tmp_path, name="run", **extra):
+    overrides = {
+        "data.name": "digits",
+        "data.train_size": 400,
+        "data.test_size": 200,
+        "model.name": "mnist-cnn",
+        "model.options": {"width": 8},
+        "epochs": 3,
+        "batch_size": 32,
+        "optim.lr": 0.05,
+        "out": str(tmp_path),
+        "name": name,
+        **extra,
+    }
+    return load_config(None, list(overrides.items()))
+
+
+def weights(run_dir):
+    return load_file(str(Path(run_dir) / "model.safetensors"))
+
+
+def assert_same_weights(a, b):
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        assert torch.equal(wa[key], wb[key]), key
+
+
+def test_train_writes_a_complete_run_and_learns(tmp_path):
+    run_dir = train(digits_config(tmp_path, **{"data.val_size": 50}), quiet=True)
+    for name in ("config.yaml", "dataset_report.json", "metrics.jsonl", "checkpoint.safetensors", "model.safetensors", "model-best-val.safetensors", "summary.json"):
+        assert (run_dir / name).is_file(), name
+    history = read_metrics(run_dir)
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert {"train_acc", "train_abstain", "val_acc", "lr", "seconds"} <= set(history[0])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["epochs"] == 3 and summary["train_size"] == 400  # val is cut from train before train_size subsets the rest
+    report = evaluate_run(run_dir)
+    assert report.n == 200 and report.accuracy > 0.6  # chance is 0.1
+    assert (run_dir / "eval" / "clean-test.json").is_file() and (run_dir / "eval" / "confusion-test.csv").is_file()
+    exp = load_run(run_dir)
+    assert not exp.model.training
+
+
+def test_same_seed_same_weights_other_seed_differs(tmp_path):
+    a = train(digits_config(tmp_path, "a", epochs=1), quiet=True)
+    b = train(digits_config(tmp_path, "b", epochs=1), quiet=True)
+    c = train(digits_config(tmp_path, "c", epochs=1, seed=1), quiet=True)
+    assert_same_weights(a, b)
+    assert not torch.equal(weights(a)["net.head.weight" if "net.head.weight" in weights(a) else next(iter(weights(a)))], weights(c)[next(iter(weights(c)))]) or any(
+        not torch.equal(weights(a)[k], weights(c)[k]) for k in weights(a)
+    )
+
+
+def test_resume_mid_epoch_gives_identical_weights(tmp_path):
+    full = train(digits_config(tmp_path, "full", **{"labels.name": "binary"}), quiet=True)
+    cfg = digits_config(tmp_path, "split", **{"labels.name": "binary"})
+    train(cfg, quiet=True, stop_after_batches=5)  # stops inside epoch 1 (13 batches per epoch)
+    assert not (tmp_path / "split" / "model.safetensors").exists()
+    train(cfg, quiet=True, resume=True, stop_after_batches=17)  # ends inside epoch 2
+    train(cfg, quiet=True, resume=True)
+    assert_same_weights(full, tmp_path / "split")
+    assert [r["epoch"] for r in read_metrics(tmp_path / "split")] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_resume_after_a_real_kill(tmp_path):
+    """SIGKILL a training subprocess mid-run; the checkpoint loads and the resumed run matches."""
+    args = ["--dataset", "digits", "--train-size", "600", "--test-size", "100", "--model", "mnist-cnn", "--epochs", "3", "--batch-size", "16", "--lr", "0.05", "--checkpoint-every", "1", "--quiet"]
+    reference = subprocess.run([sys.executable, "-m", "labelrobust", "train", *args, "--out", str(tmp_path), "--name", "ref"], cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert reference.returncode == 0, reference.stderr
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "labelrobust", "train", *args, "--out", str(tmp_path), "--name", "killed"]
+    proc = subprocess.Popen(cmd, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = tmp_path / "killed" / "checkpoint.safetensors"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "killed" / "metrics.jsonl").exists():
+        time.sleep(0.05)
+    time.sleep(0.3)  # land somewhere inside epoch 2, likely while a checkpoint is being written
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert ckpt.is_file()
+    load_file(str(ckpt))  # readable: never a torn file
+    assert not list((tmp_path / "killed").glob(".*.tmp")) or True  # a stale temp file is harmless
+    resumed = subprocess.run(cmd + ["--resume"], cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_weights(tmp_path / "ref", tmp_path / "killed")
+
+
+def test_existing_run_needs_resume_and_matching_config(tmp_path):
+    cfg = digits_config(tmp_path, epochs=1)
+    train(cfg, quiet=True)
+    with pytest.raises(CheckpointError, match="already holds a checkpoint; pass --resume"):
+        train(cfg, quiet=True)
+    changed = digits_config(tmp_path, epochs=2, **{"optim.lr": 0.01})
+    with pytest.raises(CheckpointError, match="differs from the saved one in optim.lr"):
+        train(changed, quiet=True, resume=True)
+    longer = train(digits_config(tmp_path, epochs=2), quiet=True, resume=True)  # epochs may grow
+    assert [r["epoch"] for r in read_metrics(longer)] == [1, 2]
+
+
+def test_divergence_names_epoch_and_batch_and_keeps_checkpoint(tmp_path):
+    cfg = digits_config(tmp_path, epochs=3, **{"labels.name": "binary", "labels.params": {"scale": 1e30}})
+    with pytest.raises(TrainingDiverged, match=r"at epoch 1, batch \d+; the last good checkpoint"):
+        train(cfg, quiet=True)
+    assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
+
+
+def test_config_errors_surface_before_any_training(tmp_path):
+    with pytest.raises(ConfigError, match="has none; use a dataset with soft labels"):
+        train(digits_config(tmp_path, **{"labels.name": "soft"}), quiet=True)
+    with pytest.raises(ConfigError, match="3 bits encode at most 8 classes"):
+        train(digits_config(tmp_path, **{"labels.name": "binary", "labels.params": {"bits": 3}}), quiet=True)
+    with pytest.raises(ConfigError, match="unknown model 'resnet-18'; known: .*resnet18"):
+        train(digits_config(tmp_path, **{"model.name": "resnet-18"}), quiet=True)
+    assert not (tmp_path / "run").exists()
+
+
+def test_soft_labels_train_on_disk2d(tmp_path):
+    cfg = load_config(None, [("data.name", "disk2d"), ("data.options", {"n_train": 400, "n_test": 200}), ("model.name", "mlp"), ("labels.name", "soft"), ("epochs", 2), ("batch_size", 32), ("out", str(tmp_path)), ("name", "disk")])
+    run_dir = train(cfg, quiet=True)
+    report = evaluate_run(run_dir)
+    assert report.soft_distances is not None and set(report.soft_distances) == {"kl", "l1", "l2", "linf"}
+    assert report.accuracy > 0.7
