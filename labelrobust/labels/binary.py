@@ -8,9 +8,9 @@ reads bit ``i`` as 1 iff ``o_i > t``, and the loss with scaling factor ``S`` is
 
 RBC uses ``t = 0`` and a large ``S`` (350 in the study). DeepBE is the ``S = 0`` special case
 with ``t = 0.5``: ``‖relu(−(o − 0.5)⊙(2b − 1))‖²``. A bit pattern that is no class's codeword
-decodes to ABSTAIN. Class scores (see ``regions.py``) are the negative squared distance to the
-closed orthant of each codeword, ``−Σ_i relu(−(o_i − t)(2b_ki − 1))²``, i.e. the RBC loss with
-``S = 0``: the least squared change of the outputs that would make ``o`` decode to ``k``.
+decodes to ABSTAIN. Class scores (see ``regions.py``) are the negative L1 distance to the
+closed orthant of each codeword, ``−Σ_i relu(−(o_i − t)(2b_ki − 1))``: the least total change
+of the outputs that would make ``o`` decode to ``k``.
 """
 
 from __future__ import annotations
@@ -145,10 +145,10 @@ class BinaryCodes(RegionLabelSpace):
         signed = (outputs - self.threshold) * (2.0 * targets - 1.0)
         return torch.relu(self.scale - signed).square().sum(dim=1)
 
-    def region_sq_distance(self, outputs: Tensor) -> Tensor:
+    def region_distance(self, outputs: Tensor) -> Tensor:
         signs = self._signs.to(outputs.device, outputs.dtype)
         signed = (outputs - self.threshold)[:, None, :] * signs[None]
-        return torch.relu(-signed).square().sum(dim=2)
+        return torch.relu(-signed).sum(dim=2)
 
     def params(self) -> dict[str, Any]:
         return {

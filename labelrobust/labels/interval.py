@@ -8,8 +8,8 @@ Interval labels of the task-aware study (Han et al., methods.md §2):
 
 Intervals have width β and are separated by gaps of width α; an output in a gap or outside all
 intervals abstains. Example: s0=0, α=1, β=3 puts class 3 at [12, 15]; 13.5 decodes to 3, 15.5
-to ABSTAIN. Class scores are ``−dist(o, [L(k), U(k)])²`` (``regions.py``), which is the loss
-itself evaluated for every class.
+to ABSTAIN. Class scores are ``−dist(o, [L(k), U(k)])`` (``regions.py``), the square root of
+the loss evaluated for every class.
 """
 
 from __future__ import annotations
@@ -58,15 +58,16 @@ class IntervalLabels(RegionLabelSpace):
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         self.check_outputs(outputs)
-        return self._sq_distance(outputs[:, 0], targets[:, 0], targets[:, 1])
+        return self._distance(outputs[:, 0], targets[:, 0], targets[:, 1]).square()
 
-    def region_sq_distance(self, outputs: Tensor) -> Tensor:
+    def region_distance(self, outputs: Tensor) -> Tensor:
         bounds = self.bounds.to(outputs.device, outputs.dtype)
-        return self._sq_distance(outputs, bounds[None, :, 0], bounds[None, :, 1])
+        return self._distance(outputs, bounds[None, :, 0], bounds[None, :, 1])
 
     @staticmethod
-    def _sq_distance(o: Tensor, lower: Tensor, upper: Tensor) -> Tensor:
-        return torch.relu(lower - o).square() + torch.relu(o - upper).square()
+    def _distance(o: Tensor, lower: Tensor, upper: Tensor) -> Tensor:
+        # At most one of the two terms is non-zero, so their sum is the distance to [lower, upper].
+        return torch.relu(lower - o) + torch.relu(o - upper)
 
     def params(self) -> dict[str, Any]:
         return {"s0": self.s0, "alpha": self.alpha, "beta": self.beta}

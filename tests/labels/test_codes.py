@@ -63,7 +63,7 @@ def test_deepbe_is_s0_with_half_threshold():
 def test_binary_scores_are_distance_to_orthant():
     space = make_label_space("binary", 4)
     out = torch.tensor([[0.5, -2.0]])  # bits 10 → class 2
-    torch.testing.assert_close(space.scores(out), torch.tensor([[-0.25, -0.25 - 4.0, 0.0, -4.0]]))
+    torch.testing.assert_close(space.scores(out), torch.tensor([[-0.5, -2.5, 0.0, -2.0]]))
 
 
 def test_user_codebook_and_hadamard():
@@ -93,3 +93,14 @@ def test_user_codebook_and_hadamard():
 def test_binary_rejects_bad_configuration(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         make_label_space("binary", 10, **kwargs)
+
+
+@settings(max_examples=200, deadline=None)
+@given(bits=st.lists(st.floats(-1e3, 1e3, allow_nan=False, width=32).filter(lambda v: v != 0.0), min_size=4, max_size=4))
+def test_binary_decode_matches_the_sign_rule(bits):
+    """Off the measure-zero threshold, decode is the study's rule: bit i = 1 iff o_i > 0, then look the code up."""
+    space = make_label_space("binary", 10)
+    o = torch.tensor([bits])
+    code = (o > 0).float()
+    match = (space.codebook == code).all(1).nonzero().flatten()
+    assert space.decode(o).item() == (int(match[0]) if match.numel() else ABSTAIN)
