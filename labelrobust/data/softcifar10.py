@@ -10,8 +10,11 @@ list, tuple and int opcodes), and every row is checked.
 Soft label = ratings / Σ ratings. Rows rated all zero carry no label and are dropped. Each
 row's hard label is compared with CIFAR-10's own label for that image: a mismatch means the
 row is not aligned with its image (on the published file, rows 102–198 hold the answers of
-the images one position earlier), so such rows are dropped (``on_mismatch="drop"``) or
-refused. The study split is by original index: [0, 7000) train, [7000, 9000) val,
+the images one position earlier), so such rows are dropped or refused:
+``on_mismatch="drop-span"`` (default) drops every row from the first to the last mismatch —
+inside a shifted stretch, a row whose label agrees does so only by chance (1 in 10) and is
+misaligned all the same; ``"drop"`` drops only the rows whose label differs; ``"refuse"``
+raises. The study split is by original index: [0, 7000) train, [7000, 9000) val,
 [9000, 10000) test.
 """
 
@@ -42,6 +45,7 @@ NUM_CLASSES = 10
 MAX_RATING = 4
 # Study split by original index (methods.md §1: 7,000 train / 2,000 val / 1,000 test).
 TRAIN_END, VAL_END = 7000, 9000
+MISMATCH_MODES = ("drop-span", "drop", "refuse")
 
 
 @dataclass(frozen=True)
@@ -128,19 +132,20 @@ def rating_means(
 
 
 def _check_on_mismatch(on_mismatch: str) -> None:
-    if on_mismatch not in ("drop", "refuse"):
+    if on_mismatch not in MISMATCH_MODES:
         raise ConfigError(
-            f"softcifar10 option on_mismatch must be 'drop' or 'refuse', got {on_mismatch!r}"
+            f"softcifar10 option on_mismatch must be one of {', '.join(MISMATCH_MODES)}, got {on_mismatch!r}"
         )
 
 
 @DATASETS.register("softcifar10")
-def load_softcifar10(root: Path, download: bool, on_mismatch: str = "drop") -> Dataset:
+def load_softcifar10(root: Path, download: bool, on_mismatch: str = "drop-span") -> Dataset:
     """Soft CIFAR-10 with the study's 7,000/2,000/1,000 split (after dropping rows).
 
     Images and hard labels come from CIFAR-10 ``data_batch_1``; ``download`` fetches CIFAR-10
-    only (the survey must be provided). ``on_mismatch``: ``"drop"`` rows whose hard label
-    differs from CIFAR-10's, or ``"refuse"`` the file.
+    only (the survey must be provided). ``on_mismatch``: ``"drop-span"`` every row from the
+    first to the last row whose hard label differs from CIFAR-10's, ``"drop"`` only those
+    rows, or ``"refuse"`` the file.
     """
     _check_on_mismatch(on_mismatch)
     if download:
@@ -166,10 +171,12 @@ def load_softcifar10(root: Path, download: bool, on_mismatch: str = "drop") -> D
         raise DataError(
             f"{survey_path}: {len(mismatch)} rows have a hard label that differs from CIFAR-10's "
             f"label of the image at the same index in {batch_path} (rows {format_ranges(mismatch.tolist())}); "
-            "the survey is not aligned with its images there. Use on_mismatch='drop' to drop them"
+            "the survey is not aligned with its images there. Use on_mismatch='drop-span' or 'drop' to drop them"
         )
     keep = (totals > 0) & (survey.labels == cifar_labels)
     index = torch.arange(len(keep))
+    if on_mismatch == "drop-span" and len(mismatch):
+        keep &= (index < mismatch.min()) | (index > mismatch.max())
     soft = survey.ratings.to(torch.float32) / totals.clamp(min=1).to(torch.float32)[:, None]
     full = ImageSet(images, cifar_labels, soft_labels=soft)
 
@@ -196,6 +203,7 @@ def load_softcifar10(root: Path, download: bool, on_mismatch: str = "drop") -> D
         lo, hi = int(mismatch.min()), int(mismatch.max())
         report["label_mismatch_span"] = f"{lo}-{hi}"
         report["kept_inside_mismatch_span"] = int(keep[lo : hi + 1].sum())
+    report["on_mismatch"] = on_mismatch
     logger.info("softcifar10 survey %s: %s", survey_path, report)
     return Dataset(
         name="softcifar10",

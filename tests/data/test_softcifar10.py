@@ -39,9 +39,19 @@ def test_real_survey_numbers(softcifar10: Dataset):
     assert r["label_mismatch_count"] == 85
     assert r["label_mismatch_ranges"].startswith("102-103, 105-109") and r["label_mismatch_ranges"].endswith("194-198")
     assert r["label_mismatch_span"] == "102-198"
+    # default drop-span: the whole shifted stretch 102-198 (97 rows) goes, 12 chance matches included
+    assert r["on_mismatch"] == "drop-span" and r["kept_inside_mismatch_span"] == 0
+    assert r["rows_kept"] == 10000 - 87 - 97
+    assert (r["train"], r["val"], r["test"]) == (6819, 1998, 999)
+    assert (len(softcifar10.train), len(softcifar10.val), len(softcifar10.test)) == (6819, 1998, 999)
+    assert not ((softcifar10.train.source_index >= 102) & (softcifar10.train.source_index <= 198)).any()
+
+
+def test_drop_mode_drops_only_mismatching_rows(data_root: Path):
+    r = load_softcifar10(data_root, False, on_mismatch="drop").report
     assert r["rows_kept"] == 10000 - 87 - 85
     assert (r["train"], r["val"], r["test"]) == (6831, 1998, 999)
-    assert (len(softcifar10.train), len(softcifar10.val), len(softcifar10.test)) == (6831, 1998, 999)
+    assert r["kept_inside_mismatch_span"] == 12
 
 
 def test_real_survey_splits_and_soft_labels(softcifar10: Dataset, data_root: Path):
@@ -72,7 +82,7 @@ def test_refuse_on_mismatch(data_root: Path):
 
 
 def test_on_mismatch_value_checked(data_root: Path):
-    with pytest.raises(ConfigError, match="on_mismatch must be 'drop' or 'refuse', got 'ignore'"):
+    with pytest.raises(ConfigError, match="on_mismatch must be one of drop-span, drop, refuse, got 'ignore'"):
         load_softcifar10(data_root, False, on_mismatch="ignore")
 
 
