@@ -50,10 +50,18 @@ class Normalized(nn.Module):
         # One statistic per channel, broadcast over the remaining (spatial) dimensions.
         shape = (len(mean_f),) + (1,) * (input_ndim - 1)
         self.net = net
+        self.input_ndim = input_ndim
         self.register_buffer("mean", torch.tensor(mean_f, dtype=torch.float32).reshape(shape))
         self.register_buffer("std", torch.tensor(std_f, dtype=torch.float32).reshape(shape))
 
     def forward(self, x: Tensor) -> Tensor:
+        # Without this check a 1-channel batch would broadcast against 3-channel statistics
+        # and silently become a 3-channel input.
+        if x.ndim != self.input_ndim + 1 or x.shape[1] != self.mean.shape[0]:
+            raise ConfigError(
+                f"model input must have shape (N, {self.mean.shape[0]}, ...) with {self.input_ndim} "
+                f"dimensions after the batch, got {tuple(x.shape)}"
+            )
         return self.net((x - self.mean) / self.std)
 
     def extra_repr(self) -> str:

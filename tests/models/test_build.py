@@ -212,3 +212,13 @@ def test_normalized_rejects_inconsistent_statistics():
 def test_registering_a_name_twice_fails():
     with pytest.raises(ValueError, match="registered twice"):
         MODELS.register("mlp")(lambda input_shape, out_dim: torch.nn.Identity())
+
+
+def test_normalized_refuses_inputs_with_the_wrong_channels():
+    import torch
+
+    from labelrobust.models import build_model
+
+    model = build_model("mnist-cnn", input_shape=(3, 32, 32), out_dim=10, mean=(0.5,) * 3, std=(0.25,) * 3)
+    with pytest.raises(ConfigError, match=r"model input must have shape \(N, 3, ...\) with 3 dimensions after the batch, got \(2, 1, 32, 32\)"):
+        model(torch.zeros(2, 1, 32, 32))

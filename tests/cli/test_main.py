@@ -1,0 +1,88 @@
+"""The command line: train / evaluate / compare / list, and clear errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from labelrobust.cli.main import build_parser, main
+from labelrobust.config import TrainConfig
+
+SMALL = ["--dataset", "digits", "--train-size", "300", "--test-size", "120", "--model-option", "width=8", "--epochs", "2", "--batch-size", "32", "--quiet"]
+
+
+def test_train_then_evaluate(tmp_path, capsys):
+    assert main(["train", *SMALL, "--label-space", "binary", "--label-param", "scale=1.0", "--out", str(tmp_path), "--name", "rbc"]) == 0
+    out = capsys.readouterr().out
+    assert "train_acc" in out and f"run directory: {tmp_path / 'rbc'}" in out
+    assert main(["evaluate", str(tmp_path / "rbc"), "--confusion"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "abstain" in out
+    saved = json.loads((tmp_path / "rbc" / "eval" / "clean-test.json").read_text())
+    assert saved["n"] == 120 and 0.0 <= saved["accuracy"] <= 1.0
+    assert (tmp_path / "rbc" / "eval" / "clean-test.csv").read_text().startswith("run,n,accuracy,abstain_rate")
+
+
+def test_yaml_config_and_flag_precedence(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data: {{name: digits, train_size: 200, test_size: 100}}\nepochs: 5\nout: {tmp_path}\nname: y\nmodel: {{options: {{width: 8}}}}\n")
+    assert main(["train", str(cfg), "--epochs", "1", "--quiet"]) == 0
+    lines = (tmp_path / "y" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 1  # the flag beat the file
+    # the saved config re-runs as is, and --resume with it continues the same run
+    assert main(["train", str(tmp_path / "y" / "config.yaml"), "--resume", "--quiet", "--epochs", "2"]) == 0
+    assert len((tmp_path / "y" / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--dataset", "mnits"], "unknown dataset 'mnits'; known: .*mnist"),
+        (["train", "--label-space", "binary", "--label-param", "bits=2"], "2 bits encode at most 4 classes"),
+        (["train", "--set", "optim.lrr=0.1"], "unknown config key 'optim.lrr'"),
+        (["train", "--label-param", "eps"], "section.key=value"),
+        (["train", "--dataset", "mnist", "--data-root", "/nonexistent/root"], "/nonexistent/root"),
+        (["evaluate", "/nonexistent/run"], "is not a run directory"),
+    ],
+)
+def test_errors_are_one_clear_line(argv, message, capsys, tmp_path):
+    assert main([*argv, "--out", str(tmp_path)] if argv[0] == "train" else argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("labelrobust: error: ")
+    assert __import__("re").search(message, err), err
+    assert "Traceback" not in err
+
+
+def test_help_shows_the_api_defaults(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    text = capsys.readouterr().out
+    defaults = TrainConfig()
+    assert f"default: {defaults.optim.lr!r}" in text and "--optim.lr" in text and "--lr" in text
+    assert f"default: {defaults.data.name!r}" in text
+
+
+def test_list(capsys):
+    assert main(["list", "label-spaces"]) == 0
+    assert capsys.readouterr().out.split() == ["binary", "deepbe", "interval", "onehot", "smoothing", "soft", "wasserstein"]
+    assert main(["list", "datasets"]) == 0
+    assert "softcifar10" in capsys.readouterr().out.split()
+
+
+def test_compare_quickstart_small(tmp_path, capsys):
+    argv = ["compare", "--quiet", "--set", f"out={tmp_path}", "--set", "epochs=1", "--set", "data.train_size=300", "--set", "data.test_size=100"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "onehot" in out and "rbc" in out and "clean accuracy" in out
+    # a second call reuses the finished runs instead of retraining
+    mtime = (tmp_path / "onehot" / "model.safetensors").stat().st_mtime_ns
+    assert main(argv) == 0
+    assert (tmp_path / "onehot" / "model.safetensors").stat().st_mtime_ns == mtime
+
+
+def test_compare_file_errors(tmp_path, capsys):
+    bad = tmp_path / "cmp.yaml"
+    bad.write_text("base: {}\nvariant: {}\n")
+    assert main(["compare", str(bad)]) == 2
+    assert "must have 'base'" in capsys.readouterr().err
