@@ -35,6 +35,8 @@ class DataConfig:
     classes: keep only these classes (names or indices), relabelled in this order.
     imbalance: {class: fraction} kept of those classes in the train split.
     options: dataset-specific options, e.g. {on_mismatch: refuse} for softcifar10.
+    augment: training-time augmentation, ``none`` or ``crop-flip`` (random crop with 4-pixel
+      padding and horizontal flip, the usual CIFAR choice).
     """
 
     name: str = "digits"
@@ -47,6 +49,7 @@ class DataConfig:
     classes: list | None = None
     imbalance: dict | None = None
     options: dict = field(default_factory=dict)
+    augment: str = "none"
 
 
 @dataclass(frozen=True)

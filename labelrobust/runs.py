@@ -22,6 +22,7 @@ import yaml
 
 from labelrobust.config import TrainConfig, from_dict, to_dict, validate
 from labelrobust.data import Dataset, load_dataset
+from labelrobust.data.augment import AUGMENTATIONS
 from labelrobust.errors import CheckpointError, ConfigError
 from labelrobust.labels import LabelSpace, make_label_space
 from labelrobust.models import build_model
@@ -81,6 +82,7 @@ def build_experiment(cfg: TrainConfig) -> Experiment:
     The model is initialised from ``cfg.seed``, so the same config gives the same initial weights.
     """
     d = cfg.data
+    AUGMENTATIONS.get(d.augment)  # an unknown name fails here, before the data loads
     dataset = load_dataset(
         d.name,
         root=d.root,

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from labelrobust.atomic import atomic_write_text
 from labelrobust.config import TrainConfig, to_dict
+from labelrobust.data.augment import AUGMENTATIONS
 from labelrobust.errors import CheckpointError, LabelRobustError
 from labelrobust.labels import ABSTAIN
 from labelrobust.metrics.clean import evaluate_clean
@@ -111,6 +112,7 @@ def _diff_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
 def _fit(exp: Experiment, paths: RunPaths, *, resume: bool, quiet: bool, stop_after_batches: int | None) -> Path:
     cfg, space, model, data = exp.config, exp.space, exp.model, exp.dataset
     optimizer = make_optimizer(model.parameters(), cfg.optim)
+    augment = AUGMENTATIONS.get(cfg.data.augment)
     train_set = data.train
     # Soft-label spaces learn from the data's distributions; every other space from hard labels.
     raw_targets = train_set.soft_labels if space.requires_soft_targets else train_set.labels
@@ -138,7 +140,7 @@ def _fit(exp: Experiment, paths: RunPaths, *, resume: bool, quiet: bool, stop_af
             model.train()
             for b in range(progress["batch"], batches_per_epoch):
                 idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-                x = train_set.float_images(idx).to(cfg.device)
+                x = augment(train_set.float_images(idx).to(cfg.device))
                 outputs = model(x)
                 losses = space.loss(outputs, targets[idx].to(cfg.device))
                 loss = losses.mean()
