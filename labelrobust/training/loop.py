@@ -129,14 +129,15 @@ def _fit(exp: Experiment, paths: RunPaths, *, resume: bool, quiet: bool, stop_af
         log.info("nothing to resume in %s; starting from scratch", paths.root)
 
     ran = 0
-    epoch_bar = tqdm(total=cfg.epochs, initial=progress["epoch"], desc="epochs", unit="ep", disable=quiet, leave=True)
+    # disable=None: tqdm draws bars only on a terminal, so logs and CI output stay readable.
+    epoch_bar = tqdm(total=cfg.epochs, initial=progress["epoch"], desc="epochs", unit="ep", disable=True if quiet else None, leave=True)
     try:
         for epoch in range(progress["epoch"], cfg.epochs):
             set_learning_rate(optimizer, learning_rate(cfg.optim, epoch, cfg.epochs))
             order = epoch_order(cfg.seed, epoch, n)
             tally = EpochTally(**progress["tally"]) if progress["batch"] else EpochTally()
             started = time.perf_counter()
-            batch_bar = tqdm(total=batches_per_epoch, initial=progress["batch"], desc=f"epoch {epoch + 1}", unit="batch", disable=quiet, leave=False)
+            batch_bar = tqdm(total=batches_per_epoch, initial=progress["batch"], desc=f"epoch {epoch + 1}", unit="batch", disable=True if quiet else None, leave=False)
             model.train()
             for b in range(progress["batch"], batches_per_epoch):
                 idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
