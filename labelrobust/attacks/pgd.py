@@ -1,0 +1,112 @@
+"""PGD (Madry et al. 2018) with random start, restarts, momentum, targets, and an active set.
+
+Each step: ``g ← μ·g + ∇/mean|∇|`` (momentum μ, as in MI-FGSM, Dong et al. 2018; μ = 0 is
+plain PGD), ``x ← Π(x + α · dir(g))`` with ``dir`` the threat model's steepest ascent direction
+and ``Π`` the projection onto the ball and [0, 1].
+
+Active set: the outputs of every forward pass show which samples already succeed; those are
+frozen at their successful point and leave the batch, so later steps and restarts spend
+compute only on samples still standing (``early_stop=False`` keeps full trajectories and
+returns the point with the best objective instead). Restarts begin from a fresh random start.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from labelrobust.attacks.base import Attack
+from labelrobust.attacks.registry import ATTACKS
+from labelrobust.attacks.threat import ThreatModel
+from labelrobust.errors import ConfigError
+from labelrobust.labels import LabelSpace
+
+
+@ATTACKS.register("pgd")
+class PGD(Attack):
+    """Parameters: ``steps`` (default 10), ``step_size`` α (default 2.5·eps/steps, Madry et al.),
+    ``restarts`` (default 1), ``random_start`` (default True), ``momentum`` μ in [0, 1)
+    (default 0), ``early_stop`` (default True: the active set), ``objective`` (default ``loss``)."""
+
+    name = "pgd"
+
+    def __init__(
+        self,
+        threat: ThreatModel,
+        objective: str = "loss",
+        steps: int = 10,
+        step_size: float | None = None,
+        restarts: int = 1,
+        random_start: bool = True,
+        momentum: float = 0.0,
+        early_stop: bool = True,
+    ) -> None:
+        super().__init__(threat, objective)
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ConfigError(f"{self.name}: steps must be an integer ≥ 1, got {steps!r}")
+        if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
+            raise ConfigError(f"{self.name}: restarts must be an integer ≥ 1, got {restarts!r}")
+        if not 0.0 <= momentum < 1.0:
+            raise ConfigError(f"{self.name}: momentum must lie in [0, 1), got {momentum}")
+        self.steps, self.restarts = steps, restarts
+        self.step_size = 2.5 * threat.eps / steps if step_size is None else float(step_size)
+        if self.step_size <= 0 and threat.eps > 0:
+            raise ConfigError(f"{self.name}: step_size must be > 0, got {self.step_size}")
+        self.random_start, self.momentum, self.early_stop = random_start, momentum, early_stop
+
+    def succeeded(self, space: LabelSpace, outputs: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
+        pred = space.decode(outputs)
+        return pred != y if target is None else pred == target
+
+    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int]:
+        best = x.clone()
+        best_value = torch.full((len(x),), float("-inf"), device=x.device)
+        done = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+        steps_spent = 0
+        for restart in range(self.restarts):
+            active = (~done).nonzero().flatten() if self.early_stop else torch.arange(len(x), device=x.device)
+            if len(active) == 0:
+                break
+            xa, ya = x[active], y[active]
+            ta = None if target is None else target[active]
+            x_adv = self.clip(xa, xa + self.threat.random_start(xa)) if self.random_start else xa.clone()
+            velocity = torch.zeros_like(xa)
+            for step in range(self.steps + 1):
+                outputs, grad = self.input_gradient(model, space, x_adv, ya, ta)
+                steps_spent += 1
+                with torch.no_grad():
+                    value = self.objective(space, outputs, ya, ta)
+                    won = self.succeeded(space, outputs, ya, ta)
+                    # keep the best point per sample: a success beats any objective value
+                    score = torch.where(won, torch.full_like(value, float("inf")), value)
+                    better = score > best_value[active]
+                    best[active[better]] = x_adv[better]
+                    best_value[active[better]] = score[better]
+                    if self.early_stop:
+                        done[active[won]] = True
+                        keep = ~won
+                        if not keep.any():
+                            break
+                        if not keep.all():
+                            active, xa, ya, x_adv, grad, velocity = active[keep], xa[keep], ya[keep], x_adv[keep], grad[keep], velocity[keep]
+                            ta = None if ta is None else ta[keep]
+                    if step == self.steps:
+                        break  # the last forward pass only scores the final iterate
+                    if self.momentum:
+                        scale = grad.abs().flatten(1).mean(1).clamp_min(1e-12).view(-1, *([1] * (grad.ndim - 1)))
+                        velocity = self.momentum * velocity + grad / scale
+                        grad = velocity
+                    x_adv = self.clip(xa, x_adv + self.step_size * self.threat.ascent_direction(grad))
+        return best, steps_spent
+
+
+@ATTACKS.register("cw")
+class CarliniWagnerLinf(PGD):
+    """CW-L∞ as used in robustness evaluations (Carlini & Wagner 2017; Madry et al.): PGD on the
+    margin ``max_{j≠y} s_j − s_y`` of the label space's scores."""
+
+    name = "cw"
+
+    def __init__(self, threat: ThreatModel, steps: int = 30, **kwargs) -> None:
+        kwargs.setdefault("objective", "margin")
+        super().__init__(threat, steps=steps, **kwargs)
