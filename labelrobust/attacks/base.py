@@ -86,14 +86,15 @@ class Attack(ABC):
     def run(self, model: torch.nn.Module, space: LabelSpace, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int]:
         """Search; return adversarial inputs inside the threat model and [0, 1], and the steps spent."""
 
-    def input_gradient(self, model: torch.nn.Module, space: LabelSpace, x_adv: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, Tensor]:
-        """Model outputs at ``x_adv`` and the gradient of the summed objective with respect to ``x_adv`` only."""
+    def input_gradient(self, model: torch.nn.Module, space: LabelSpace, x_adv: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        """Model outputs at ``x_adv``, the per-sample objective there, and the gradient of the
+        objective with respect to ``x_adv`` only (no parameter gradient is computed or kept)."""
         x_adv = x_adv.detach().requires_grad_(True)
         with torch.enable_grad():
             outputs = model(x_adv)
-            value = self.objective(space, outputs, y, target).sum()
-            (grad,) = torch.autograd.grad(value, x_adv)
-        return outputs.detach(), grad
+            value = self.objective(space, outputs, y, target)
+            (grad,) = torch.autograd.grad(value.sum(), x_adv)
+        return outputs.detach(), value.detach(), grad
 
     def clip(self, x: Tensor, x_adv: Tensor) -> Tensor:
         """Project onto the threat model around ``x``, then onto the image domain [0, 1]."""

@@ -15,5 +15,5 @@ class FGSM(Attack):
     name = "fgsm"
 
     def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int]:
-        _, grad = self.input_gradient(model, space, x, y, target)
+        _, _, grad = self.input_gradient(model, space, x, y, target)
         return self.clip(x, x + self.threat.eps * self.threat.ascent_direction(grad)), 1

@@ -72,10 +72,9 @@ class PGD(Attack):
             x_adv = self.clip(xa, xa + self.threat.random_start(xa)) if self.random_start else xa.clone()
             velocity = torch.zeros_like(xa)
             for step in range(self.steps + 1):
-                outputs, grad = self.input_gradient(model, space, x_adv, ya, ta)
+                outputs, value, grad = self.input_gradient(model, space, x_adv, ya, ta)
                 steps_spent += 1
                 with torch.no_grad():
-                    value = self.objective(space, outputs, ya, ta)
                     won = self.succeeded(space, outputs, ya, ta)
                     # keep the best point per sample: a success beats any objective value
                     score = torch.where(won, torch.full_like(value, float("inf")), value)
