@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from labelrobust.config import load_config
+from labelrobust.runs import load_run
+from labelrobust.training import train
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
 
@@ -26,3 +30,19 @@ def data_root() -> Path:
 def _seeded_torch():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """``trained(label_space_name)`` → an Experiment (eval-mode model with trained weights)."""
+    cache = {}
+    out = tmp_path_factory.mktemp("attack-models")
+
+    def get(space: str, lr: float = 0.02, **params):
+        key = (space, lr, tuple(sorted(params.items())))
+        if key not in cache:
+            cfg = load_config(None, [("data.name", "digits"), ("model.options", {"width": 16}), ("labels.name", space), ("labels.params", params), ("epochs", 6), ("batch_size", 32), ("optim.lr", lr), ("out", str(out)), ("name", f"{space}-{len(cache)}")])
+            cache[key] = load_run(train(cfg, quiet=True))
+        return cache[key]
+
+    return get

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 
-from labelrobust.attacks import fgsm, pgd  # noqa: F401  (registration)
+from labelrobust.attacks import autoattack, fgsm, pgd, square, transfer  # noqa: F401  (registration)
 from labelrobust.attacks.base import Attack, AttackResult, check_inputs
 from labelrobust.attacks.objectives import OBJECTIVES
 from labelrobust.attacks.registry import ATTACKS

@@ -3,6 +3,8 @@
     labelrobust compare                       the Quick start: two label spaces, one table
     labelrobust train [CONFIG.yaml] [--flags] train one run (``--resume`` continues it)
     labelrobust evaluate RUN_DIR              clean test metrics of a run
+    labelrobust evaluate RUN_DIR --suite quick --eps 0.1,0.2   attacks + gradient-masking checks
+    labelrobust attack RUN_DIR --attack pgd --eps 8/255 --steps 20
     labelrobust list {datasets,models,label-spaces}
 """
 
@@ -12,11 +14,11 @@ import argparse
 import logging
 import sys
 
-from labelrobust.cli import compare, evaluate, listing, train
+from labelrobust.cli import attack, compare, evaluate, listing, train
 from labelrobust.cli.output import emit_error
 from labelrobust.errors import LabelRobustError
 
-COMMANDS = {"train": train, "evaluate": evaluate, "compare": compare, "list": listing}
+COMMANDS = {"train": train, "evaluate": evaluate, "attack": attack, "compare": compare, "list": listing}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,81 @@
+"""Square attack (Andriushchenko, Croce, Flammarion & Hein 2020, "Square Attack: a
+query-efficient black-box adversarial attack via random search", ECCV), through the package.
+
+A random search over square-shaped perturbations that keeps a candidate when it lowers the
+margin ``s_y − max_{j≠y} s_j`` of the label space's class scores: it uses only forward
+passes, no gradients. That makes it the sanity check of the evaluation (Carlini et al. 2019):
+gradient masking can hide a model's weakness from gradient attacks, not from Square, so a
+black-box attack that beats the white-box ones says the white-box ones are broken.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from torch import Tensor
+
+from labelrobust.attacks.base import Attack
+from labelrobust.attacks.registry import ATTACKS
+from labelrobust.attacks.scores_model import (
+    check_count,
+    check_seed,
+    isolated,
+    published_norm,
+    pyautoattack,
+    refuse_objective,
+    resolve_seed,
+    scores_model,
+)
+from labelrobust.attacks.threat import ThreatModel
+from labelrobust.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@ATTACKS.register("square")
+class Square(Attack):
+    """Square attack on the class scores (untargeted), for image inputs N×C×H×W.
+
+    Parameters: ``n_queries`` per restart (default 1000), ``p_init`` the initial fraction of
+    pixels a square covers (default 0.8, as published for L∞; the package shrinks it on its
+    schedule, rescaled to ``n_queries``), ``n_restarts`` (default 1), ``seed`` (default 0; None
+    draws one from torch's RNG). ``steps`` of the result counts queries (batched forward
+    passes), since the attack takes no gradient steps.
+    """
+
+    name = "square"
+
+    def __init__(self, threat: ThreatModel, n_queries: int = 1000, p_init: float = 0.8, n_restarts: int = 1, seed: int | None = 0, objective: str | None = None) -> None:
+        refuse_objective(objective, self.name, "the margin")
+        super().__init__(threat, objective="margin")  # what the package minimises, on the scores
+        published_norm(threat, self.name)
+        check_count(n_queries, "n_queries", self.name)
+        check_count(n_restarts, "n_restarts", self.name)
+        if isinstance(p_init, bool) or not isinstance(p_init, (int, float)) or not 0.0 < p_init <= 1.0:
+            raise ConfigError(f"{self.name}: p_init (the fraction of the image the first squares cover) must lie in (0, 1], got {p_init!r}")
+        self.n_queries, self.n_restarts, self.p_init = n_queries, n_restarts, float(p_init)
+        self.seed = check_seed(seed, self.name)
+
+    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int]:
+        if target is not None:
+            raise ConfigError(f"{self.name} is untargeted here: it stops when the arg-max of the scores leaves the true class; use pgd with a target for targeted attacks")
+        if x.ndim != 4:
+            raise ConfigError(f"{self.name} draws squares on images: inputs must have shape (N, C, H, W), got {tuple(x.shape)}")
+        if len(x) == 0:
+            return x.clone(), 0
+        net = scores_model(model, space)
+        with isolated(model, x.device):
+            square = pyautoattack().square.SquareAttack(
+                net,
+                norm=published_norm(self.threat, self.name),
+                n_queries=self.n_queries,
+                eps=self.threat.eps,
+                p_init=self.p_init,
+                n_restarts=self.n_restarts,
+                seed=resolve_seed(self.seed),
+                verbose=False,
+                loss="margin",
+                device=x.device,
+            )
+            x_adv = square.perturb(x, y)
+        return x_adv.detach(), net.forwards

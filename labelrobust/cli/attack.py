@@ -1,0 +1,39 @@
+"""``labelrobust attack RUN_DIR --attack pgd --eps 8/255 --steps 20``: one attack, one table."""
+
+from __future__ import annotations
+
+import argparse
+
+from labelrobust.cli.robust_output import emit_report
+from labelrobust.config import parse_override
+from labelrobust.metrics.robust_eval import AttackSpec
+from labelrobust.metrics.run_robust import robust_evaluate_run
+
+
+def add_parser(sub, name: str) -> None:
+    p = sub.add_parser(name, help="attack a trained run", description="Attack a run's test split; writes eval/robust-<name>.{csv,json,png}.")
+    p.add_argument("run_dir")
+    p.add_argument("--attack", required=True, help="a registered attack (fgsm, pgd, cw, ...)")
+    p.add_argument("--eps", required=True, help="radius or comma-separated radii, fractions allowed: 8/255,16/255")
+    p.add_argument("--norm", default="linf", choices=["linf", "l2"], help="default: linf")
+    p.add_argument("--steps", type=int, help="attack steps (attack default if omitted)")
+    p.add_argument("--objective", help="loss (the label space's own) | margin | dlr | ce")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="any other attack parameter (repeatable)")
+    p.add_argument("--target", type=int, help="targeted attack toward this class (its own samples are left out)")
+    p.add_argument("--n", type=int, help="attack only the first N test samples")
+    p.add_argument("--batch-size", type=int, default=256, help="default: 256")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    params = dict(parse_override(p) for p in args.param)
+    if args.steps is not None:
+        params["steps"] = args.steps
+    if args.objective is not None:
+        params["objective"] = args.objective
+    label = args.attack + "".join(f"-{k}={v}" for k, v in sorted(params.items()))
+    eps = [e.strip() for e in str(args.eps).split(",") if e.strip()]
+    name = f"attack-{label}" + (f"-target{args.target}" if args.target is not None else "")
+    report = robust_evaluate_run(args.run_dir, [AttackSpec(label, args.attack, params)], eps, name=name, norm=args.norm, n=args.n, target=args.target, batch_size=args.batch_size, checks=False, quiet=args.quiet)
+    emit_report(report, f"{args.run_dir}/eval/robust-{name}.csv, .json, .png")
+    return 0

@@ -1,0 +1,106 @@
+"""Robust evaluation and the gradient-masking checks on models trained on real digits:
+the checks fire on a masked model (RBC attacked through its saturating loss) and stay quiet
+on a standard one; per-sample state resumes; the CLI writes its tables and plot."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from labelrobust.cli.main import main
+from labelrobust.errors import ConfigError
+from labelrobust.metrics.checks import run_checks, zero_gradient_check
+from labelrobust.metrics.robust_eval import AttackSpec, evaluate_attacks
+from labelrobust.metrics.suites import get_suite
+
+QUICK = get_suite("quick") + [AttackSpec("pgd-20-margin-large-eps", "pgd", {"steps": 20, "objective": "margin"}, eps=0.5)]
+
+
+def verdicts(exp, eps=(0.1, 0.2), n=100):
+    images = exp.dataset.test.subset(list(range(n)))
+    report = evaluate_attacks(exp.model, exp.space, images, QUICK, list(eps), quiet=True)
+    probe = images.subset(list(range(100)))
+    flags = run_checks(report, [zero_gradient_check(exp.model, exp.space, probe.float_images(), probe.labels)])
+    return report, {f.name: f.ok for f in flags}
+
+
+def test_checks_fire_on_a_masked_rbc_model(trained):
+    report, flags = verdicts(trained("binary"))
+    assert flags["own-loss-only"] is False
+    assert flags["zero-gradients"] is False
+    own = [o for o in report.outcomes if o.label == "pgd-20"]
+    assert all("own-loss-only" in o.flags for o in own)
+    assert not any(o.flags for o in report.outcomes if o.label == "pgd-20-margin")
+
+
+def test_checks_stay_quiet_on_a_standard_model(trained):
+    report, flags = verdicts(trained("onehot"))
+    assert flags["eps-monotone"] is True and flags["large-eps"] is True and flags["fgsm-beats-pgd"] is True
+    assert flags["own-loss-only"] is True, [f for f in report.checks if f.name == "own-loss-only"]
+    assert not any(o.flags for o in report.outcomes)
+
+
+def test_worst_case_and_resume(trained, tmp_path):
+    exp = trained("onehot")
+    images = exp.dataset.test.subset(list(range(60)))
+    state = tmp_path / "state.json"
+    specs = get_suite("quick")
+    first = evaluate_attacks(exp.model, exp.space, images, specs, [0.1], state_path=state, state_tag="w1", quiet=True)
+    saved = json.loads(state.read_text())
+    assert saved["_tag"] == "w1" and len(saved) == 1 + len(specs)
+    # a resumed run reads the saved outcomes (poison them to prove it) ...
+    key = next(k for k in saved if k.startswith("fgsm@"))
+    saved[key]["adv_pred"] = [-1] * 60
+    state.write_text(json.dumps(saved))
+    again = evaluate_attacks(exp.model, exp.space, images, specs, [0.1], state_path=state, state_tag="w1", quiet=True)
+    assert next(o for o in again.outcomes if o.label == "fgsm").abstain_rate == 1.0
+    # ... unless the model changed (another tag): then it attacks afresh
+    fresh = evaluate_attacks(exp.model, exp.space, images, specs, [0.1], state_path=state, state_tag="w2", quiet=True)
+    assert [o.adv_pred for o in fresh.outcomes] == [o.adv_pred for o in first.outcomes]
+    worst = first.worst_case()[0.1]
+    assert worst <= min(o.robust_accuracy for o in first.outcomes)
+
+
+def test_targeted_evaluation_leaves_out_the_target_class(trained):
+    exp = trained("onehot")
+    images = exp.dataset.test.subset(list(range(100)))
+    report = evaluate_attacks(exp.model, exp.space, images, [AttackSpec("pgd-t", "pgd", {"steps": 20, "objective": "margin"})], [0.3], target=3, quiet=True)
+    assert report.outcomes[0].n == int((images.labels != 3).sum())
+    hit = torch.tensor(report.outcomes[0].adv_pred) == 3
+    assert hit.float().mean() > 0.8
+
+
+def test_errors(trained):
+    exp = trained("onehot")
+    with pytest.raises(ConfigError, match="at least one eps"):
+        evaluate_attacks(exp.model, exp.space, exp.dataset.test, get_suite("quick"), [], quiet=True)
+    with pytest.raises(ConfigError, match=r"target class must lie in 0\.\.9"):
+        evaluate_attacks(exp.model, exp.space, exp.dataset.test, get_suite("quick"), [0.1], target=12, quiet=True)
+    with pytest.raises(ConfigError, match="unknown suite 'fast'"):
+        get_suite("fast")
+
+
+def test_cli_attack_and_suite(trained, capsys):
+    exp = trained("onehot")
+    run_dir = str(exp_dir(exp))
+    assert main(["attack", run_dir, "--attack", "pgd", "--eps", "8/255,0.1", "--steps", "10", "--n", "50", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "robust_accuracy" in out and "0.0314" in out
+    assert main(["evaluate", run_dir, "--suite", "quick", "--eps", "0.1", "--n", "50", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "own-loss-only" in out and "large-eps" in out
+    written = json.loads((exp_dir(exp) / "eval" / "robust-quick.json").read_text())
+    assert {c["name"] for c in written["checks"]} >= {"eps-monotone", "large-eps", "own-loss-only", "zero-gradients"}
+    assert (exp_dir(exp) / "eval" / "robust-quick.png").stat().st_size > 1000
+    assert main(["evaluate", run_dir, "--suite", "quick"]) == 2
+    assert "--suite needs --eps" in capsys.readouterr().err
+    assert main(["attack", run_dir, "--attack", "pgd", "--eps", "8"]) == 2
+    assert "L∞ eps must lie in [0, 1]" in capsys.readouterr().err
+
+
+def exp_dir(exp):
+    from pathlib import Path
+
+    return Path(exp.config.out) / exp.config.run_name()
