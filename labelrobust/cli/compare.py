@@ -22,8 +22,9 @@ def add_parser(sub, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    configs = variant_configs(read_comparison(args.file), [parse_override(s) for s in args.sets])
-    results = run_comparison(configs, quiet=args.quiet)
+    spec = read_comparison(args.file)
+    configs = variant_configs(spec, [parse_override(s) for s in args.sets])
+    results = run_comparison(configs, spec.get("attacks"), quiet=args.quiet)
     rows = []
     for r in results:
         row = {
@@ -37,7 +38,16 @@ def run(args: argparse.Namespace) -> int:
         }
         if r.report.soft_distances:
             row["KL to soft labels"] = r.report.soft_distances["kl"]
+        if r.robust is not None:
+            for o in r.robust.outcomes:
+                row[f"{o.label} @{o.eps:g}"] = o.robust_accuracy
+            for eps, acc in r.robust.worst_case().items():
+                row[f"worst @{eps:g}"] = acc
+            row["flags"] = ",".join(f.name for f in r.robust.checks if f.ok is False) or "-"
         rows.append(row)
-    emit(format_table(rows, percent=["clean accuracy", "abstain"]))
+    percent = [k for row in rows for k, v in row.items() if isinstance(v, float) and ("@" in k or k in ("clean accuracy", "abstain"))]
+    emit(format_table(rows, percent=percent))
+    if any(r.robust is not None for r in results):
+        emit("robust accuracy under each attack (own loss = the label space's training loss; margin = attack on its class scores); flags: docs/flags.md")
     emit("run directories: " + ", ".join(str(r.run_dir) for r in results))
     return 0

@@ -1,7 +1,9 @@
 """Compare variants of one base config (e.g. two label spaces): train each, evaluate each.
 
 A comparison file has a ``base`` training config and ``variants``, each a partial config
-merged over the base; a variant's run directory is ``base.out/<variant>``. Runs that already
+merged over the base; a variant's run directory is ``base.out/<variant>``. An optional
+``attacks`` section (``suite``, ``eps``, ``norm``, ``n``) attacks every variant's test split
+with that suite and runs the gradient-masking checks. Runs that already
 finished with the same config are reused, unfinished ones resume, so a comparison can be
 interrupted and restarted at no cost.
 """
@@ -17,6 +19,9 @@ import yaml
 from labelrobust.config import TrainConfig, load_config
 from labelrobust.errors import ConfigError
 from labelrobust.metrics.clean import CleanReport, evaluate_run
+from labelrobust.metrics.robust_eval import RobustReport
+from labelrobust.metrics.run_robust import robust_evaluate_run
+from labelrobust.metrics.suites import get_suite
 from labelrobust.runs import RunPaths, read_config
 from labelrobust.training import train
 
@@ -29,6 +34,7 @@ class VariantResult:
     config: TrainConfig
     run_dir: Path
     report: CleanReport
+    robust: RobustReport | None = None
 
 
 def read_comparison(path: str | Path | None) -> dict:
@@ -42,9 +48,14 @@ def read_comparison(path: str | Path | None) -> dict:
             raise ConfigError(f"comparison file {path} does not exist")
         text, where = path.read_text(), str(path)
     spec = yaml.safe_load(text) or {}
-    unknown = sorted(set(spec) - {"base", "variants"})
+    unknown = sorted(set(spec) - {"base", "variants", "attacks"})
     if unknown or not isinstance(spec.get("variants"), dict) or not spec["variants"]:
         raise ConfigError(f"{where} must have 'base' (a training config) and 'variants' (a non-empty mapping); unknown keys: {unknown}")
+    attacks = spec.get("attacks")
+    if attacks is not None:
+        bad = sorted(set(attacks) - {"suite", "eps", "norm", "n"}) if isinstance(attacks, dict) else ["(not a mapping)"]
+        if bad or "suite" not in attacks or not attacks.get("eps"):
+            raise ConfigError(f"{where}: 'attacks' needs 'suite' and 'eps' (optional 'norm', 'n'); unknown: {bad}")
     return spec
 
 
@@ -58,13 +69,18 @@ def variant_configs(spec: dict, overrides: list[tuple[str, object]] = ()) -> dic
     return configs
 
 
-def run_comparison(configs: dict[str, TrainConfig], quiet: bool = False) -> list[VariantResult]:
+def run_comparison(configs: dict[str, TrainConfig], attacks: dict | None = None, quiet: bool = False) -> list[VariantResult]:
     results = []
     for name, cfg in configs.items():
         paths = RunPaths(Path(cfg.out) / cfg.run_name())
         finished = paths.summary.is_file() and paths.config.is_file() and read_config(paths.root) == cfg
         run_dir = paths.root if finished else train(cfg, resume=True, quiet=quiet)
-        results.append(VariantResult(name, cfg, run_dir, evaluate_run(run_dir)))
+        robust = None
+        if attacks:
+            specs = list(get_suite(attacks["suite"]))
+            eps = attacks["eps"] if isinstance(attacks["eps"], list) else [attacks["eps"]]
+            robust = robust_evaluate_run(run_dir, specs, eps, name=f"compare-{attacks['suite']}", norm=attacks.get("norm", "linf"), n=attacks.get("n"), quiet=quiet)
+        results.append(VariantResult(name, cfg, run_dir, evaluate_run(run_dir), robust))
     return results
 
 

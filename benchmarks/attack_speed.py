@@ -1,0 +1,546 @@
+"""PGD evaluation speed: labelrobust's PGD against ``torchattacks.PGD``, and against the floor.
+
+Run by hand (not part of the test suite)::
+
+    .venv/bin/python benchmarks/attack_speed.py [--quick] [--device cpu|cuda] [--out result.json]
+
+Two measurements, both on MNIST (the real files under ``--data-root``) with the ``mnist-cnn`` model:
+
+1. **Evaluation wall time.** PGD-K robust accuracy of the same model on the same test images
+   with the same eps, steps, step size, random start and batch size, once with
+   ``labelrobust`` (``make_attack("pgd", ...)``, active set on) and once with
+   ``torchattacks.PGD`` followed by a prediction on its output. Both are timed end to end
+   (attack plus the prediction that gives robust accuracy), interleaved in one process,
+   median over ``--repeats``. Done for two models:
+
+   - *standard*: trained with ``labelrobust.training.train`` (cross-entropy, no attack);
+   - *adversarial*: trained by the hand-written Madry PGD-AT loop below (``madry_pgd_at``),
+     because labelrobust has no adversarial training yet. It is part of this benchmark,
+     not of the library.
+
+   Targets (from the issue): time ratio labelrobust / torchattacks ≤ 0.5 on the standard
+   model and ≤ 1.0 on the adversarial one, each at a robust accuracy no higher than
+   torchattacks' + 0.5 points.
+
+2. **Cost of one PGD step against the floor.** On one batch, the time of labelrobust's PGD with
+   ``early_stop=False`` (full trajectories, no active set) divided by K, against the time of one
+   forward pass + ``torch.autograd.grad`` with respect to the input (the least any gradient
+   step must cost), and against one forward + full backward (parameter gradients too).
+   Target: ≤ 1.1× the input-gradient floor.
+
+Trained weights are cached as safetensors under ``--cache`` (nothing is pickled).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+try:
+    import labelrobust  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(REPO))
+
+from labelrobust.attacks import make_attack  # noqa: E402
+from labelrobust.config import load_config  # noqa: E402
+from labelrobust.data import load_dataset  # noqa: E402
+from labelrobust.labels import make_label_space  # noqa: E402
+from labelrobust.models import build_model  # noqa: E402
+from labelrobust.models.weights import load_weights, save_weights  # noqa: E402
+from labelrobust.runs import load_run  # noqa: E402
+from labelrobust.training import train  # noqa: E402
+
+ROBUST_ACC_SLACK = 0.5  # points: ours may be at most this much above torchattacks'
+TARGET_RATIO = {"standard": 0.5, "adversarial": 1.0}
+TARGET_STEP_FLOOR = 1.1
+
+
+# -- machine facts ---------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+# -- timing ----------------------------------------------------------------------------------
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, device: torch.device):
+    """(seconds, result) of one call, with the device synchronised on both sides."""
+    sync(device)
+    start = time.perf_counter()
+    result = fn()
+    sync(device)
+    return time.perf_counter() - start, result
+
+
+def median_time(fn, device: torch.device, repeats: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        timed(fn, device)
+    return [timed(fn, device)[0] for _ in range(repeats)]
+
+
+# -- models ----------------------------------------------------------------------------------
+
+
+def key_of(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def standard_model(args, cache: Path, device: torch.device, log):
+    """The standard (non-adversarial) model, trained with ``labelrobust.training.train``."""
+    overrides = [
+        ("data.name", "mnist"),
+        ("data.root", str(args.data_root)),
+        ("model.name", "mnist-cnn"),
+        ("labels.name", "onehot"),
+        ("epochs", args.std_epochs),
+        ("batch_size", 128),
+        ("optim.lr", 0.02),
+        ("seed", args.seed),
+        ("device", str(device)),
+    ]
+    name = f"standard-mnist-cnn-{key_of(dict(overrides[2:]))}"
+    run_dir = cache / name
+    info = {"trainer": "labelrobust.training.train", "run_dir": str(run_dir), "settings": dict(overrides)}
+    if (run_dir / "summary.json").is_file():
+        log(f"standard model: cached in {run_dir}")
+        info["cached"] = True
+    else:
+        cfg = load_config(None, overrides + [("out", str(cache)), ("name", name)])
+        log(f"standard model: training {args.std_epochs} epoch(s) with labelrobust.training.train ...")
+        seconds, _ = timed(lambda: train(cfg, quiet=True, resume=(run_dir / "checkpoint.safetensors").is_file()), device)
+        log(f"standard model: trained in {seconds:.1f} s -> {run_dir}")
+        info.update(cached=False, train_seconds=round(seconds, 2))
+    exp = load_run(run_dir)
+    exp.model.to(device).eval()
+    return exp.model, exp.space, info
+
+
+def madry_pgd_at(model, x_train, y_train, *, eps, steps, epochs, batch_size, lr, ramp_epochs, seed, device, log):
+    """HAND-WRITTEN MADRY PGD ADVERSARIAL TRAINING (Madry et al. 2018), benchmark-only.
+
+    labelrobust has no adversarial training yet, so this loop exists only to produce an
+    adversarially trained model to time attacks on. Each batch: PGD-``steps`` from a uniform
+    random start in the L∞ ball (step 2.5·eps/steps, cross-entropy), then one Adam step on the
+    cross-entropy of the adversarial batch. eps ramps linearly from 0 to ``eps`` over the first
+    ``ramp_epochs`` epochs (a common warm-up that keeps MNIST at eps 0.3 from stalling).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    n = len(x_train)
+    batches = (n + batch_size - 1) // batch_size
+    history = []
+    it = 0
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        order = torch.randperm(n, generator=gen)
+        loss_sum = correct = 0.0
+        for b in range(batches):
+            idx = order[b * batch_size : (b + 1) * batch_size]
+            x, y = x_train[idx].to(device), y_train[idx].to(device)
+            it += 1
+            e = eps * min(1.0, it / (ramp_epochs * batches)) if ramp_epochs > 0 else eps
+            alpha = 2.5 * e / steps
+            x_adv = (x + torch.empty_like(x).uniform_(-e, e)).clamp(0.0, 1.0)
+            for _ in range(steps):
+                x_adv.requires_grad_(True)
+                (grad,) = torch.autograd.grad(F.cross_entropy(model(x_adv), y), x_adv)
+                x_adv = torch.min(torch.max(x_adv.detach() + alpha * grad.sign(), x - e), x + e).clamp(0.0, 1.0)
+            outputs = model(x_adv.detach())
+            loss = F.cross_entropy(outputs, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += float(loss) * len(y)
+            correct += float((outputs.argmax(1) == y).sum())
+        record = {"epoch": epoch + 1, "adv_train_loss": loss_sum / n, "adv_train_acc": correct / n, "seconds": round(time.perf_counter() - start, 2)}
+        history.append(record)
+        log(f"  PGD-AT epoch {epoch + 1}/{epochs}: {record}")
+    return history
+
+
+def adversarial_model(args, cache: Path, device: torch.device, data, log):
+    """The adversarially trained model: cached safetensors, or ``madry_pgd_at`` from scratch."""
+    settings = {
+        "model": "mnist-cnn",
+        "trainer": "madry_pgd_at (hand-written in this benchmark)",
+        "eps": args.at_eps,
+        "steps": args.at_steps,
+        "epochs": args.at_epochs,
+        "train_size": len(data.train),
+        "batch_size": 128,
+        "lr": 1e-3,
+        "optimizer": "adam",
+        "ramp_epochs": 0.5,
+        "seed": args.seed,
+        "device": str(device),
+    }
+    path = cache / f"pgdat-mnist-cnn-{key_of(settings)}.safetensors"
+    meta_path = path.with_suffix(".json")
+    torch.manual_seed(args.seed)
+    model = build_model("mnist-cnn", input_shape=data.input_shape, out_dim=data.num_classes, mean=data.mean, std=data.std)
+    model.to(device)
+    if path.is_file() and meta_path.is_file():
+        load_weights(path, model)
+        info = json.loads(meta_path.read_text())
+        info["cached"] = True
+        log(f"adversarial model: cached in {path}")
+    else:
+        log(f"adversarial model: Madry PGD-AT, {args.at_epochs} epoch(s), PGD-{args.at_steps} at eps {args.at_eps}, {len(data.train)} images ...")
+        model.train()
+        start = time.perf_counter()
+        history = madry_pgd_at(
+            model, data.train.float_images(), data.train.labels, eps=args.at_eps, steps=args.at_steps, epochs=args.at_epochs,
+            batch_size=128, lr=1e-3, ramp_epochs=0.5, seed=args.seed, device=device, log=log,
+        )
+        info = {"settings": settings, "history": history, "train_seconds": round(time.perf_counter() - start, 2), "weights": str(path)}
+        save_weights(path, model)
+        meta_path.write_text(json.dumps(info, indent=2))
+        info["cached"] = False
+    model.eval()
+    return model, make_label_space("onehot", data.num_classes), info
+
+
+# -- the two evaluations ---------------------------------------------------------------------
+
+
+def eval_labelrobust(attack, model, space, x, y, batch_size):
+    """Robust accuracy as labelrobust reports it (1 − success rate), and gradient steps spent."""
+    robust = 0
+    steps = 0
+    for i in range(0, len(x), batch_size):
+        result = attack(model, space, x[i : i + batch_size], y[i : i + batch_size])
+        robust += int((~result.success).sum())
+        steps += result.steps
+    return robust / len(x), steps
+
+
+def eval_torchattacks(attack, model, x, y, batch_size):
+    """Robust accuracy with torchattacks: its adversarial batch, then one prediction."""
+    robust = 0
+    for i in range(0, len(x), batch_size):
+        xb, yb = x[i : i + batch_size], y[i : i + batch_size]
+        adv = attack(xb, yb)
+        with torch.no_grad():
+            robust += int((model(adv).argmax(1) == yb).sum())
+    return robust / len(x), None
+
+
+class CountForwards:
+    """Counts the samples pushed through the model's forward pass (used untimed, on the warm-up)."""
+
+    def __init__(self, model):
+        self.samples = 0
+        self.handle = model.register_forward_hook(self)
+
+    def __call__(self, module, inputs, output):
+        self.samples += inputs[0].shape[0]
+
+    def close(self):
+        self.handle.remove()
+
+
+def compare(kind, model, space, x, y, args, device, log):
+    """Target 1: labelrobust vs torchattacks end-to-end PGD-K evaluation on ``model``."""
+    import torchattacks
+
+    ours = make_attack("pgd", norm="linf", eps=args.eps, steps=args.steps, step_size=args.step_size, random_start=True)
+    theirs = torchattacks.PGD(model, eps=args.eps, alpha=args.step_size, steps=args.steps, random_start=True)
+    bs = args.batch_size
+    with torch.no_grad():
+        clean = float(sum(int((model(x[i : i + bs]).argmax(1) == y[i : i + bs]).sum()) for i in range(0, len(x), bs))) / len(x)
+
+    # warm-up on one batch each; count model evaluations per sample while at it
+    xb, yb = x[:bs], y[:bs]
+    counter = CountForwards(model)
+    eval_labelrobust(ours, model, space, xb, yb, bs)
+    ours_forwards = counter.samples / len(xb)
+    counter.samples = 0
+    eval_torchattacks(theirs, model, xb, yb, bs)
+    theirs_forwards = counter.samples / len(xb)
+    counter.close()
+
+    runs = {"labelrobust": [], "torchattacks": []}
+    for r in range(args.repeats):
+        order = ("labelrobust", "torchattacks") if r % 2 == 0 else ("torchattacks", "labelrobust")
+        for lib in order:
+            torch.manual_seed(args.seed + 1000 + r)
+            if lib == "labelrobust":
+                seconds, (acc, steps) = timed(lambda: eval_labelrobust(ours, model, space, x, y, bs), device)
+            else:
+                seconds, (acc, steps) = timed(lambda: eval_torchattacks(theirs, model, x, y, bs), device)
+            runs[lib].append({"seconds": seconds, "robust_acc": acc, "steps": steps})
+            log(f"  {kind:11s} repeat {r + 1}/{args.repeats} {lib:12s} {seconds:8.3f} s  robust acc {100 * acc:6.2f}%")
+
+    def summary(lib):
+        times = [run["seconds"] for run in runs[lib]]
+        accs = [run["robust_acc"] for run in runs[lib]]
+        return {"median_s": statistics.median(times), "times_s": times, "robust_acc_mean": statistics.fmean(accs), "robust_acc": accs}
+
+    s_ours, s_theirs = summary("labelrobust"), summary("torchattacks")
+    ratio = s_ours["median_s"] / s_theirs["median_s"]
+    acc_gap = 100 * (s_ours["robust_acc_mean"] - s_theirs["robust_acc_mean"])
+    target = TARGET_RATIO[kind]
+    return {
+        "model": kind,
+        "clean_acc": clean,
+        "labelrobust": s_ours,
+        "torchattacks": s_theirs,
+        "gradient_steps_labelrobust": [run["steps"] for run in runs["labelrobust"]],
+        "forwards_per_sample_warmup_batch": {"labelrobust": ours_forwards, "torchattacks": theirs_forwards},
+        "time_ratio": ratio,
+        "robust_acc_gap_points": acc_gap,
+        "target_ratio": target,
+        "time_target_met": ratio <= target,
+        "accuracy_condition_met": acc_gap <= ROBUST_ACC_SLACK,
+        "target_met": ratio <= target and acc_gap <= ROBUST_ACC_SLACK,
+    }
+
+
+def step_cost(kind, model, space, x, y, args, device, log):
+    """Target 2: one step of labelrobust PGD (early_stop=False) against forward+backward."""
+    xb, yb = x[: args.batch_size], y[: args.batch_size]
+    full_pgd = make_attack("pgd", norm="linf", eps=args.eps, steps=args.steps, step_size=args.step_size, early_stop=False)
+    params = [p for p in model.parameters()]
+    saved_flags = [p.requires_grad for p in params]
+
+    last = {}
+
+    def pgd_run():
+        last["result"] = full_pgd(model, space, xb, yb)
+
+    def input_grad():
+        xi = xb.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(F.cross_entropy(model(xi), yb, reduction="sum"), xi)
+        return g
+
+    def full_backward():
+        model.zero_grad(set_to_none=True)
+        xi = xb.detach().requires_grad_(True)
+        F.cross_entropy(model(xi), yb, reduction="sum").backward()
+        return xi.grad
+
+    def forward_only():
+        with torch.no_grad():
+            return model(xb)
+
+    for p in params:
+        p.requires_grad_(True)
+    try:
+        t_fwd = median_time(forward_only, device, args.floor_repeats, warmup=2)
+        t_in = median_time(input_grad, device, args.floor_repeats, warmup=2)
+        t_full = median_time(full_backward, device, args.floor_repeats, warmup=2)
+        model.zero_grad(set_to_none=True)
+        t_pgd = median_time(pgd_run, device, args.pgd_repeats, warmup=1)
+        spent = last["result"].steps
+    finally:
+        for p, flag in zip(params, saved_flags):
+            p.requires_grad_(flag)
+    per_step = statistics.median(t_pgd) / args.steps
+    per_eval = statistics.median(t_pgd) / spent
+    f_in, f_full, f_fwd = statistics.median(t_in), statistics.median(t_full), statistics.median(t_fwd)
+    result = {
+        "model": kind,
+        "batch_size": len(xb),
+        "pgd_early_stop_false_times_s": t_pgd,
+        "pgd_gradient_evaluations": spent,
+        "per_step_s": per_step,
+        "per_gradient_evaluation_s": per_eval,
+        "floor_forward_input_grad_s": f_in,
+        "floor_forward_full_backward_s": f_full,
+        "forward_only_s": f_fwd,
+        "floor_times_s": {"input_grad": t_in, "full_backward": t_full, "forward_only": t_fwd},
+        "ratio_step_vs_input_grad": per_step / f_in,
+        "ratio_step_vs_full_backward": per_step / f_full,
+        "ratio_gradient_evaluation_vs_input_grad": per_eval / f_in,
+        "target_ratio": TARGET_STEP_FLOOR,
+        "target_met": per_step / f_in <= TARGET_STEP_FLOOR,
+    }
+    log(f"  {kind:11s} step {1e3 * per_step:.2f} ms, floor fwd+grad(x) {1e3 * f_in:.2f} ms, fwd+full bwd {1e3 * f_full:.2f} ms, fwd {1e3 * f_fwd:.2f} ms")
+    return result
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small run: fewer test images, epochs and repeats")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the cores this process may use)")
+    p.add_argument("--data-root", type=Path, default=Path(os.environ.get("LABELROBUST_DATA_ROOT", REPO.parent / "shared" / "datasets")))
+    p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "labelrobust-attack-speed", help="trained weights (safetensors) are kept here")
+    p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    p.add_argument("--models", default="standard,adversarial", help="comma-separated subset of standard,adversarial")
+    p.add_argument("--eps", type=float, default=0.3)
+    p.add_argument("--steps", type=int, default=10, help="K of PGD-K in the evaluation")
+    p.add_argument("--step-size", type=float, default=None, help="default 2.5·eps/steps")
+    p.add_argument("--batch-size", type=int, default=250)
+    p.add_argument("--n-eval", type=int, default=None, help="test images attacked (default 1000, --quick 250)")
+    p.add_argument("--repeats", type=int, default=None, help="timed repeats of each evaluation (default 3)")
+    p.add_argument("--floor-repeats", type=int, default=7)
+    p.add_argument("--pgd-repeats", type=int, default=3, help="timed repeats of the early_stop=False run")
+    p.add_argument("--std-epochs", type=int, default=None, help="standard training epochs (default 3, --quick 1)")
+    p.add_argument("--at-epochs", type=int, default=None, help="PGD-AT epochs (default 3, --quick 1)")
+    p.add_argument("--at-steps", type=int, default=5, help="PGD steps inside PGD-AT")
+    p.add_argument("--at-eps", type=float, default=None, help="PGD-AT eps (default --eps)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    args.n_eval = args.n_eval or (250 if args.quick else 1000)
+    args.repeats = args.repeats or 3
+    args.std_epochs = args.std_epochs or (1 if args.quick else 3)
+    args.at_epochs = args.at_epochs or (1 if args.quick else 3)
+    args.at_eps = args.eps if args.at_eps is None else args.at_eps
+    args.step_size = 2.5 * args.eps / args.steps if args.step_size is None else args.step_size
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if unknown := set(args.models) - set(TARGET_RATIO):
+        p.error(f"unknown model kind(s) {sorted(unknown)}; use standard, adversarial")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import torchattacks
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("--device cuda: no CUDA device is available", file=sys.stderr)
+        return 2
+    device = torch.device(args.device)
+    threads = args.threads or available_cores()
+    torch.set_num_threads(threads)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    def log(msg):
+        print(f"[{time.perf_counter() - started:7.1f}s] {msg}", flush=True)
+
+    meta = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "cpu_model": cpu_model(),
+        "cores_available": available_cores(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "torchattacks": torchattacks.__version__,
+        "python": platform.python_version(),
+        "load_average_start": load_average(),
+        "model": "mnist-cnn",
+        "dataset": "mnist",
+        "eps": args.eps,
+        "steps": args.steps,
+        "step_size": args.step_size,
+        "random_start": True,
+        "batch_size": args.batch_size,
+        "n_eval": args.n_eval,
+        "repeats": args.repeats,
+        "quick": args.quick,
+    }
+    log(f"torch {torch.__version__} (threads {torch.get_num_threads()} of {available_cores()} cores), torchattacks {torchattacks.__version__}, device {device}, CPU {meta['cpu_model']}")
+    log(f"load average {meta['load_average_start']}")
+
+    data = load_dataset("mnist", root=args.data_root, test_size=args.n_eval, seed=args.seed)
+    x = data.test.float_images().to(device)
+    y = data.test.labels.to(device)
+    log(f"MNIST: {len(data.train)} training images, {len(x)} test images attacked; PGD-{args.steps}, eps {args.eps:g}, step {args.step_size:g}, batch {args.batch_size}")
+
+    models = {}
+    if "standard" in args.models:
+        models["standard"] = standard_model(args, args.cache, device, log)
+    if "adversarial" in args.models:
+        models["adversarial"] = adversarial_model(args, args.cache, device, data, log)
+
+    comparisons, floors = [], []
+    for kind, (model, space, info) in models.items():
+        log(f"{kind}: end-to-end evaluation, labelrobust vs torchattacks ...")
+        comparisons.append(compare(kind, model, space, x, y, args, device, log) | {"training": info})
+    for kind, (model, space, _) in models.items():
+        log(f"{kind}: one PGD step vs the forward+backward floor ...")
+        floors.append(step_cost(kind, model, space, x, y, args, device, log))
+    meta["load_average_end"] = load_average()
+    meta["total_seconds"] = round(time.perf_counter() - started, 1)
+
+    print_report(meta, comparisons, floors)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"meta": meta, "evaluation": comparisons, "step_cost": floors}, indent=2))
+        print(f"\nJSON written to {args.out}")
+    return 0
+
+
+def yes(flag: bool) -> str:
+    return "MET" if flag else "NOT MET"
+
+
+def print_report(meta, comparisons, floors):
+    print()
+    print(f"machine: {meta['cpu_model']}, {meta['cores_available']} cores, torch threads {meta['torch_threads']}, device {meta['device']}"
+          + (f" ({meta['gpu']})" if meta["gpu"] else ""))
+    print(f"torch {meta['torch']}, torchattacks {meta['torchattacks']}, python {meta['python']}; load average {meta['load_average_start']} -> {meta['load_average_end']}")
+    print(f"model mnist-cnn on MNIST, {meta['n_eval']} test images, batch {meta['batch_size']}, L∞ eps {meta['eps']:g}, "
+          f"PGD-{meta['steps']} step {meta['step_size']:g} with random start, median of {meta['repeats']} repeats")
+    print()
+    print("1. PGD evaluation wall time (attack + prediction, whole test subset)")
+    head = f"{'model':<12}{'clean':>7}{'ours s':>9}{'torchatk s':>11}{'ratio':>7}{'target':>8}{'rob ours':>10}{'rob tatk':>10}{'gap pt':>8}{'fwd/sample':>12}  result"
+    print(head)
+    print("-" * len(head))
+    for c in comparisons:
+        fw = c["forwards_per_sample_warmup_batch"]
+        print(f"{c['model']:<12}{100 * c['clean_acc']:>6.1f}%{c['labelrobust']['median_s']:>9.2f}{c['torchattacks']['median_s']:>11.2f}"
+              f"{c['time_ratio']:>7.2f}{'≤' + format(c['target_ratio'], 'g'):>8}{100 * c['labelrobust']['robust_acc_mean']:>9.2f}%"
+              f"{100 * c['torchattacks']['robust_acc_mean']:>9.2f}%{c['robust_acc_gap_points']:>+8.2f}{fw['labelrobust']:>6.1f}/{fw['torchattacks']:<5.1f}  "
+              f"time {yes(c['time_target_met'])}, accuracy {yes(c['accuracy_condition_met'])}")
+    print()
+    print("2. One PGD step (early_stop=False, total / K) vs one forward+backward of the same batch")
+    head = f"{'model':<12}{'batch':>6}{'step ms':>9}{'fwd+grad(x) ms':>16}{'ratio':>7}{'fwd+full bwd ms':>17}{'ratio':>7}{'fwd ms':>8}{'per grad eval':>14}  result (≤{TARGET_STEP_FLOOR:g}× fwd+grad(x))"
+    print(head)
+    print("-" * len(head))
+    for f in floors:
+        print(f"{f['model']:<12}{f['batch_size']:>6}{1e3 * f['per_step_s']:>9.2f}{1e3 * f['floor_forward_input_grad_s']:>16.2f}{f['ratio_step_vs_input_grad']:>7.2f}"
+              f"{1e3 * f['floor_forward_full_backward_s']:>17.2f}{f['ratio_step_vs_full_backward']:>7.2f}{1e3 * f['forward_only_s']:>8.2f}"
+              f"{f['ratio_gradient_evaluation_vs_input_grad']:>13.2f}×  {yes(f['target_met'])}")
+    print(f"\n(total {meta['total_seconds']} s)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
