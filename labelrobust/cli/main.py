@@ -14,11 +14,11 @@ import argparse
 import logging
 import sys
 
-from labelrobust.cli import attack, compare, evaluate, listing, train
+from labelrobust.cli import attack, compare, evaluate, listing, train, transfer
 from labelrobust.cli.output import emit_error
 from labelrobust.errors import LabelRobustError
 
-COMMANDS = {"train": train, "evaluate": evaluate, "attack": attack, "compare": compare, "list": listing}
+COMMANDS = {"train": train, "evaluate": evaluate, "attack": attack, "compare": compare, "transfer": transfer, "list": listing}
 
 
 def build_parser() -> argparse.ArgumentParser:

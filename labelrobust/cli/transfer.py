@@ -1,0 +1,34 @@
+"""``labelrobust transfer RUN1 RUN2 ... --attack pgd --eps 0.1``: the transfer-rate matrix."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from labelrobust.atomic import atomic_write_text
+from labelrobust.cli.output import emit, format_table
+from labelrobust.config import parse_override
+from labelrobust.metrics.transfer_matrix import transfer_between_runs
+
+
+def add_parser(sub, name: str) -> None:
+    p = sub.add_parser(name, help="transfer-rate matrix between runs", description="Craft on each run (rows), evaluate on every run (columns).")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--attack", default="pgd", help="white-box attack to craft with (default: pgd)")
+    p.add_argument("--eps", required=True, help="radius, fractions allowed (8/255)")
+    p.add_argument("--norm", default="linf", choices=["linf", "l2"], help="default: linf")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="attack parameter, e.g. steps=20 or objective=margin")
+    p.add_argument("--n", type=int, help="use the first N test samples")
+    p.add_argument("--out", default="transfer.json", help="where to write the matrix (JSON; default transfer.json)")
+
+
+def run(args: argparse.Namespace) -> int:
+    params = dict(parse_override(p) for p in args.param)
+    result = transfer_between_runs(args.run_dirs, args.attack, args.eps, args.norm, n=args.n, **params)
+    short = [Path(d).name for d in result.names]
+    rows = [{"crafted on \\ victim": s, **{v: float(r) for v, r in zip(short, row)}} for s, row in zip(short, result.rates.tolist())]
+    emit(format_table(rows, percent=short))
+    atomic_write_text(args.out, json.dumps({"runs": result.names, "rates": result.rates.tolist(), "clean_accuracy": result.clean_accuracy, "attack": args.attack, "eps": args.eps, "norm": args.norm, "params": params}, indent=2))
+    emit(f"written: {args.out}")
+    return 0
