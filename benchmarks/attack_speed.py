@@ -134,7 +134,7 @@ def standard_model(args, cache: Path, device: torch.device, log):
         ("labels.name", "onehot"),
         ("epochs", args.std_epochs),
         ("batch_size", 128),
-        ("optim.lr", 0.02),
+        ("optim.lr", 0.05),
         ("seed", args.seed),
         ("device", str(device)),
     ]
@@ -419,7 +419,7 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=None, help="timed repeats of each evaluation (default 3)")
     p.add_argument("--floor-repeats", type=int, default=7)
     p.add_argument("--pgd-repeats", type=int, default=3, help="timed repeats of the early_stop=False run")
-    p.add_argument("--std-epochs", type=int, default=None, help="standard training epochs (default 3, --quick 1)")
+    p.add_argument("--std-epochs", type=int, default=None, help="standard training epochs (default 4, --quick 2)")
     p.add_argument("--at-epochs", type=int, default=None, help="PGD-AT epochs (default 3, --quick 1)")
     p.add_argument("--at-steps", type=int, default=5, help="PGD steps inside PGD-AT")
     p.add_argument("--at-eps", type=float, default=None, help="PGD-AT eps (default --eps)")
@@ -427,7 +427,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     args.n_eval = args.n_eval or (250 if args.quick else 1000)
     args.repeats = args.repeats or 3
-    args.std_epochs = args.std_epochs or (1 if args.quick else 3)
+    args.std_epochs = args.std_epochs or (2 if args.quick else 4)
     args.at_epochs = args.at_epochs or (1 if args.quick else 3)
     args.at_eps = args.eps if args.at_eps is None else args.at_eps
     args.step_size = 2.5 * args.eps / args.steps if args.step_size is None else args.step_size
