@@ -87,7 +87,7 @@ def check_more_effort(report: RobustReport) -> Flag:
             if len(family) < 2:
                 continue
             compared = True
-            family.sort(key=lambda o: o.steps)
+            family.sort(key=lambda o: o.effort)
             for weak, strong in zip(family, family[1:]):
                 if strong.robust_accuracy > weak.robust_accuracy + tol:
                     bad.append(f"{strong.label} {strong.robust_accuracy:.3f} > {weak.label} {weak.robust_accuracy:.3f} at eps {eps:g}")

@@ -82,6 +82,8 @@ class Outcome:
     steps: int
     seconds: float
     adv_pred: list[int] = field(repr=False)
+    effort: int = 1
+    """The attack's budget (steps × restarts), to order weaker and stronger runs of one attack."""
     flags: list[str] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
@@ -189,6 +191,7 @@ def evaluate_attacks(
                     steps=done["steps"],
                     seconds=done["seconds"],
                     adv_pred=done["adv_pred"],
+                    effort=spec.effort,
                 )
             )
     return RobustReport(labels, clean_pred, outcomes, norm, target)

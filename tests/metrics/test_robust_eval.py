@@ -104,3 +104,24 @@ def exp_dir(exp):
     from pathlib import Path
 
     return Path(exp.config.out) / exp.config.run_name()
+
+
+def test_more_effort_and_black_box_checks_on_constructed_outcomes():
+    """The comparisons by hand: a stronger budget or a white-box attack that does worse is flagged."""
+    from labelrobust.metrics.checks import check_black_box, check_more_effort
+    from labelrobust.metrics.robust_eval import Outcome, RobustReport
+
+    labels = torch.zeros(100, dtype=torch.long)
+
+    def outcome(label, attack, acc, effort=20, kind="white-box"):
+        pred = [0] * int(acc * 100) + [1] * (100 - int(acc * 100))
+        return Outcome(label, attack, "margin", kind, "linf", 0.1, 100, acc, None, 0.0, acc, effort, 0.0, pred, effort=effort)
+
+    weak, strong = outcome("pgd-20", "pgd", 0.40, 20), outcome("pgd-100", "pgd", 0.50, 100)
+    report = RobustReport(labels, labels.clone(), [weak, strong], "linf")
+    flag = check_more_effort(report)
+    assert flag.ok is False and "pgd-100" in flag.outcomes
+    assert check_more_effort(RobustReport(labels, labels.clone(), [outcome("pgd-20", "pgd", 0.5, 20), outcome("pgd-100", "pgd", 0.4, 100)], "linf")).ok is True
+    square = outcome("square", "square", 0.30, kind="black-box")
+    flag = check_black_box(RobustReport(labels, labels.clone(), [weak, square], "linf"))
+    assert flag.ok is False and flag.outcomes == ["pgd-20"]
