@@ -190,7 +190,7 @@ def madry_pgd_at(model, x_train, y_train, *, eps, steps, epochs, batch_size, lr,
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            loss_sum += float(loss) * len(y)
+            loss_sum += float(loss.detach()) * len(y)
             correct += float((outputs.argmax(1) == y).sum())
         record = {"epoch": epoch + 1, "adv_train_loss": loss_sum / n, "adv_train_acc": correct / n, "seconds": round(time.perf_counter() - start, 2)}
         history.append(record)
@@ -243,26 +243,17 @@ def adversarial_model(args, cache: Path, device: torch.device, data, log):
 # -- the two evaluations ---------------------------------------------------------------------
 
 
-def eval_labelrobust(attack, model, space, x, y, batch_size):
-    """Robust accuracy as labelrobust reports it (1 − success rate), and gradient steps spent."""
-    robust = 0
-    steps = 0
-    for i in range(0, len(x), batch_size):
-        result = attack(model, space, x[i : i + batch_size], y[i : i + batch_size])
-        robust += int((~result.success).sum())
-        steps += result.steps
-    return robust / len(x), steps
+def batch_labelrobust(attack, model, space, xb, yb):
+    """Robust samples of one batch as labelrobust reports them (not ``success``), and steps spent."""
+    result = attack(model, space, xb, yb)
+    return int((~result.success).sum()), result.steps
 
 
-def eval_torchattacks(attack, model, x, y, batch_size):
-    """Robust accuracy with torchattacks: its adversarial batch, then one prediction."""
-    robust = 0
-    for i in range(0, len(x), batch_size):
-        xb, yb = x[i : i + batch_size], y[i : i + batch_size]
-        adv = attack(xb, yb)
-        with torch.no_grad():
-            robust += int((model(adv).argmax(1) == yb).sum())
-    return robust / len(x), None
+def batch_torchattacks(attack, model, xb, yb):
+    """Robust samples of one batch with torchattacks: its adversarial batch, then one prediction."""
+    adv = attack(xb, yb)
+    with torch.no_grad():
+        return int((model(adv).argmax(1) == yb).sum()), None
 
 
 class CountForwards:
@@ -279,45 +270,68 @@ class CountForwards:
         self.handle.remove()
 
 
+def spread(times: list[float]) -> dict:
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "times_s": times}
+
+
 def compare(kind, model, space, x, y, args, device, log):
-    """Target 1: labelrobust vs torchattacks end-to-end PGD-K evaluation on ``model``."""
+    """Target 1: labelrobust vs torchattacks end-to-end PGD-K evaluation on ``model``.
+
+    Each repeat attacks the whole test subset with both libraries. The two are interleaved batch
+    by batch (alternating which goes first), so a change in machine load hits both alike; a
+    repeat's time for a library is the sum of its batch times.
+    """
     import torchattacks
 
     ours = make_attack("pgd", norm="linf", eps=args.eps, steps=args.steps, step_size=args.step_size, random_start=True)
     theirs = torchattacks.PGD(model, eps=args.eps, alpha=args.step_size, steps=args.steps, random_start=True)
     bs = args.batch_size
+    batches = [(x[i : i + bs], y[i : i + bs]) for i in range(0, len(x), bs)]
+    run = {
+        "labelrobust": lambda xb, yb: batch_labelrobust(ours, model, space, xb, yb),
+        "torchattacks": lambda xb, yb: batch_torchattacks(theirs, model, xb, yb),
+    }
     with torch.no_grad():
-        clean = float(sum(int((model(x[i : i + bs]).argmax(1) == y[i : i + bs]).sum()) for i in range(0, len(x), bs))) / len(x)
+        clean = sum(int((model(xb).argmax(1) == yb).sum()) for xb, yb in batches) / len(x)
 
-    # warm-up on one batch each; count model evaluations per sample while at it
-    xb, yb = x[:bs], y[:bs]
+    # warm-up on the first batch; count the samples each library pushes through the model
     counter = CountForwards(model)
-    eval_labelrobust(ours, model, space, xb, yb, bs)
-    ours_forwards = counter.samples / len(xb)
-    counter.samples = 0
-    eval_torchattacks(theirs, model, xb, yb, bs)
-    theirs_forwards = counter.samples / len(xb)
+    forwards = {}
+    for lib in run:
+        counter.samples = 0
+        run[lib](*batches[0])
+        forwards[lib] = counter.samples / len(batches[0][0])
     counter.close()
 
-    runs = {"labelrobust": [], "torchattacks": []}
+    records = {lib: [] for lib in run}
+    k = 0
     for r in range(args.repeats):
-        order = ("labelrobust", "torchattacks") if r % 2 == 0 else ("torchattacks", "labelrobust")
-        for lib in order:
-            torch.manual_seed(args.seed + 1000 + r)
-            if lib == "labelrobust":
-                seconds, (acc, steps) = timed(lambda: eval_labelrobust(ours, model, space, x, y, bs), device)
-            else:
-                seconds, (acc, steps) = timed(lambda: eval_torchattacks(theirs, model, x, y, bs), device)
-            runs[lib].append({"seconds": seconds, "robust_acc": acc, "steps": steps})
-            log(f"  {kind:11s} repeat {r + 1}/{args.repeats} {lib:12s} {seconds:8.3f} s  robust acc {100 * acc:6.2f}%")
+        seconds = {lib: 0.0 for lib in run}
+        robust = {lib: 0 for lib in run}
+        steps = 0
+        for b, (xb, yb) in enumerate(batches):
+            order = list(run) if k % 2 == 0 else list(reversed(run))
+            k += 1
+            for lib in order:
+                torch.manual_seed(args.seed + 1000 * r + b)
+                t, (n_robust, spent) = timed(lambda: run[lib](xb, yb), device)
+                seconds[lib] += t
+                robust[lib] += n_robust
+                steps += spent or 0
+        for lib in run:
+            records[lib].append({"seconds": seconds[lib], "robust_acc": robust[lib] / len(x)})
+        records["labelrobust"][-1]["gradient_steps"] = steps
+        log(f"  {kind:11s} repeat {r + 1}/{args.repeats}: "
+            + ", ".join(f"{lib} {seconds[lib]:.2f} s (robust {100 * robust[lib] / len(x):.2f}%)" for lib in run))
 
     def summary(lib):
-        times = [run["seconds"] for run in runs[lib]]
-        accs = [run["robust_acc"] for run in runs[lib]]
-        return {"median_s": statistics.median(times), "times_s": times, "robust_acc_mean": statistics.fmean(accs), "robust_acc": accs}
+        accs = [rec["robust_acc"] for rec in records[lib]]
+        return spread([rec["seconds"] for rec in records[lib]]) | {"robust_acc_mean": statistics.fmean(accs), "robust_acc": accs}
 
     s_ours, s_theirs = summary("labelrobust"), summary("torchattacks")
     ratio = s_ours["median_s"] / s_theirs["median_s"]
+    ratio_min = s_ours["min_s"] / s_theirs["min_s"]
+    paired = statistics.median(a["seconds"] / b["seconds"] for a, b in zip(records["labelrobust"], records["torchattacks"]))
     acc_gap = 100 * (s_ours["robust_acc_mean"] - s_theirs["robust_acc_mean"])
     target = TARGET_RATIO[kind]
     return {
@@ -325,9 +339,11 @@ def compare(kind, model, space, x, y, args, device, log):
         "clean_acc": clean,
         "labelrobust": s_ours,
         "torchattacks": s_theirs,
-        "gradient_steps_labelrobust": [run["steps"] for run in runs["labelrobust"]],
-        "forwards_per_sample_warmup_batch": {"labelrobust": ours_forwards, "torchattacks": theirs_forwards},
+        "gradient_steps_labelrobust": [rec["gradient_steps"] for rec in records["labelrobust"]],
+        "forwards_per_sample_warmup_batch": forwards,
         "time_ratio": ratio,
+        "time_ratio_of_mins": ratio_min,
+        "time_ratio_paired_median": paired,
         "robust_acc_gap_points": acc_gap,
         "target_ratio": target,
         "time_target_met": ratio <= target,
@@ -337,12 +353,13 @@ def compare(kind, model, space, x, y, args, device, log):
 
 
 def step_cost(kind, model, space, x, y, args, device, log):
-    """Target 2: one step of labelrobust PGD (early_stop=False) against forward+backward."""
+    """Target 2: one step of labelrobust PGD (early_stop=False) against forward+backward.
+
+    Rounds of (forward, forward+grad(x), forward+full backward) × ``--floor-repeats`` followed
+    by one whole PGD-K run, so floor and PGD are measured under the same machine load.
+    """
     xb, yb = x[: args.batch_size], y[: args.batch_size]
     full_pgd = make_attack("pgd", norm="linf", eps=args.eps, steps=args.steps, step_size=args.step_size, early_stop=False)
-    params = [p for p in model.parameters()]
-    saved_flags = [p.requires_grad for p in params]
-
     last = {}
 
     def pgd_run():
@@ -363,39 +380,41 @@ def step_cost(kind, model, space, x, y, args, device, log):
         with torch.no_grad():
             return model(xb)
 
-    for p in params:
-        p.requires_grad_(True)
-    try:
-        t_fwd = median_time(forward_only, device, args.floor_repeats, warmup=2)
-        t_in = median_time(input_grad, device, args.floor_repeats, warmup=2)
-        t_full = median_time(full_backward, device, args.floor_repeats, warmup=2)
-        model.zero_grad(set_to_none=True)
-        t_pgd = median_time(pgd_run, device, args.pgd_repeats, warmup=1)
-        spent = last["result"].steps
-    finally:
-        for p, flag in zip(params, saved_flags):
-            p.requires_grad_(flag)
-    per_step = statistics.median(t_pgd) / args.steps
-    per_eval = statistics.median(t_pgd) / spent
-    f_in, f_full, f_fwd = statistics.median(t_in), statistics.median(t_full), statistics.median(t_fwd)
+    floors = {"forward_only": forward_only, "input_grad": input_grad, "full_backward": full_backward}
+    times = {name: [] for name in [*floors, "pgd"]}
+    for fn in [*floors.values(), pgd_run]:  # warm-up
+        timed(fn, device)
+    for _ in range(args.pgd_repeats):
+        for _ in range(args.floor_repeats):
+            for name, fn in floors.items():
+                times[name].append(timed(fn, device)[0])
+        times["pgd"].append(timed(pgd_run, device)[0])
+    model.zero_grad(set_to_none=True)
+    spent = last["result"].steps
+    med = {name: statistics.median(t) for name, t in times.items()}
+    mins = {name: min(t) for name, t in times.items()}
+    per_step, per_step_min = med["pgd"] / args.steps, mins["pgd"] / args.steps
     result = {
         "model": kind,
         "batch_size": len(xb),
-        "pgd_early_stop_false_times_s": t_pgd,
+        "steps": args.steps,
         "pgd_gradient_evaluations": spent,
+        "times_s": times,
+        "median_s": med,
+        "min_s": mins,
         "per_step_s": per_step,
-        "per_gradient_evaluation_s": per_eval,
-        "floor_forward_input_grad_s": f_in,
-        "floor_forward_full_backward_s": f_full,
-        "forward_only_s": f_fwd,
-        "floor_times_s": {"input_grad": t_in, "full_backward": t_full, "forward_only": t_fwd},
-        "ratio_step_vs_input_grad": per_step / f_in,
-        "ratio_step_vs_full_backward": per_step / f_full,
-        "ratio_gradient_evaluation_vs_input_grad": per_eval / f_in,
+        "per_step_min_s": per_step_min,
+        "per_gradient_evaluation_s": med["pgd"] / spent,
+        "ratio_step_vs_input_grad": per_step / med["input_grad"],
+        "ratio_step_vs_input_grad_of_mins": per_step_min / mins["input_grad"],
+        "ratio_step_vs_full_backward": per_step / med["full_backward"],
+        "ratio_step_vs_full_backward_of_mins": per_step_min / mins["full_backward"],
+        "ratio_gradient_evaluation_vs_input_grad": med["pgd"] / spent / med["input_grad"],
         "target_ratio": TARGET_STEP_FLOOR,
-        "target_met": per_step / f_in <= TARGET_STEP_FLOOR,
+        "target_met": per_step / med["input_grad"] <= TARGET_STEP_FLOOR,
     }
-    log(f"  {kind:11s} step {1e3 * per_step:.2f} ms, floor fwd+grad(x) {1e3 * f_in:.2f} ms, fwd+full bwd {1e3 * f_full:.2f} ms, fwd {1e3 * f_fwd:.2f} ms")
+    log(f"  {kind:11s} PGD step {1e3 * per_step:.1f} ms; fwd+grad(x) {1e3 * med['input_grad']:.1f} ms, "
+        f"fwd+full bwd {1e3 * med['full_backward']:.1f} ms, fwd {1e3 * med['forward_only']:.1f} ms (medians)")
     return result
 
 
@@ -417,8 +436,8 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--n-eval", type=int, default=None, help="test images attacked (default 1000, --quick 250)")
     p.add_argument("--repeats", type=int, default=None, help="timed repeats of each evaluation (default 3)")
-    p.add_argument("--floor-repeats", type=int, default=7)
-    p.add_argument("--pgd-repeats", type=int, default=3, help="timed repeats of the early_stop=False run")
+    p.add_argument("--floor-repeats", type=int, default=3, help="floor timings per round (one round per PGD run)")
+    p.add_argument("--pgd-repeats", type=int, default=5, help="timed early_stop=False PGD runs (rounds)")
     p.add_argument("--std-epochs", type=int, default=None, help="standard training epochs (default 4, --quick 2)")
     p.add_argument("--at-epochs", type=int, default=None, help="PGD-AT epochs (default 3, --quick 1)")
     p.add_argument("--at-steps", type=int, default=5, help="PGD steps inside PGD-AT")
@@ -516,29 +535,38 @@ def print_report(meta, comparisons, floors):
     print()
     print(f"machine: {meta['cpu_model']}, {meta['cores_available']} cores, torch threads {meta['torch_threads']}, device {meta['device']}"
           + (f" ({meta['gpu']})" if meta["gpu"] else ""))
-    print(f"torch {meta['torch']}, torchattacks {meta['torchattacks']}, python {meta['python']}; load average {meta['load_average_start']} -> {meta['load_average_end']}")
-    print(f"model mnist-cnn on MNIST, {meta['n_eval']} test images, batch {meta['batch_size']}, L∞ eps {meta['eps']:g}, "
-          f"PGD-{meta['steps']} step {meta['step_size']:g} with random start, median of {meta['repeats']} repeats")
-    print()
-    print("1. PGD evaluation wall time (attack + prediction, whole test subset)")
-    head = f"{'model':<12}{'clean':>7}{'ours s':>9}{'torchatk s':>11}{'ratio':>7}{'target':>8}{'rob ours':>10}{'rob tatk':>10}{'gap pt':>8}{'fwd/sample':>12}  result"
-    print(head)
-    print("-" * len(head))
-    for c in comparisons:
-        fw = c["forwards_per_sample_warmup_batch"]
-        print(f"{c['model']:<12}{100 * c['clean_acc']:>6.1f}%{c['labelrobust']['median_s']:>9.2f}{c['torchattacks']['median_s']:>11.2f}"
-              f"{c['time_ratio']:>7.2f}{'≤' + format(c['target_ratio'], 'g'):>8}{100 * c['labelrobust']['robust_acc_mean']:>9.2f}%"
-              f"{100 * c['torchattacks']['robust_acc_mean']:>9.2f}%{c['robust_acc_gap_points']:>+8.2f}{fw['labelrobust']:>6.1f}/{fw['torchattacks']:<5.1f}  "
-              f"time {yes(c['time_target_met'])}, accuracy {yes(c['accuracy_condition_met'])}")
-    print()
-    print("2. One PGD step (early_stop=False, total / K) vs one forward+backward of the same batch")
-    head = f"{'model':<12}{'batch':>6}{'step ms':>9}{'fwd+grad(x) ms':>16}{'ratio':>7}{'fwd+full bwd ms':>17}{'ratio':>7}{'fwd ms':>8}{'per grad eval':>14}  result (≤{TARGET_STEP_FLOOR:g}× fwd+grad(x))"
-    print(head)
-    print("-" * len(head))
-    for f in floors:
-        print(f"{f['model']:<12}{f['batch_size']:>6}{1e3 * f['per_step_s']:>9.2f}{1e3 * f['floor_forward_input_grad_s']:>16.2f}{f['ratio_step_vs_input_grad']:>7.2f}"
-              f"{1e3 * f['floor_forward_full_backward_s']:>17.2f}{f['ratio_step_vs_full_backward']:>7.2f}{1e3 * f['forward_only_s']:>8.2f}"
-              f"{f['ratio_gradient_evaluation_vs_input_grad']:>13.2f}×  {yes(f['target_met'])}")
+    print(f"torch {meta['torch']}, torchattacks {meta['torchattacks']}, python {meta['python']}; "
+          f"load average (1/5/15 min) {meta['load_average_start']} at start, {meta['load_average_end']} at end")
+    print(f"model mnist-cnn on MNIST; L∞ eps {meta['eps']:g}, PGD-{meta['steps']}, step {meta['step_size']:g}, random start, batch {meta['batch_size']}")
+    if comparisons:
+        print()
+        print(f"1. PGD-{meta['steps']} evaluation of {meta['n_eval']} test images, attack + prediction, "
+              f"median of {meta['repeats']} repeats (ratio = labelrobust / torchattacks)")
+        head = (f"{'model':<12}{'clean':>7}{'ours s':>8}{'tatk s':>8}{'ratio':>7}{'(min)':>7}{'target':>7}"
+                f"{'rob ours':>9}{'rob tatk':>9}{'gap pt':>8}{'fwd/img':>10}  result")
+        print(head)
+        print("-" * (len(head) + 30))
+        for c in comparisons:
+            fw = c["forwards_per_sample_warmup_batch"]
+            print(f"{c['model']:<12}{100 * c['clean_acc']:>6.1f}%{c['labelrobust']['median_s']:>8.2f}{c['torchattacks']['median_s']:>8.2f}"
+                  f"{c['time_ratio']:>7.2f}{c['time_ratio_of_mins']:>7.2f}{'≤' + format(c['target_ratio'], 'g'):>7}"
+                  f"{100 * c['labelrobust']['robust_acc_mean']:>8.2f}%{100 * c['torchattacks']['robust_acc_mean']:>8.2f}%"
+                  f"{c['robust_acc_gap_points']:>+8.2f}{fw['labelrobust']:>5.1f}/{fw['torchattacks']:<4.1f}  "
+                  f"time {yes(c['time_target_met'])}, accuracy {yes(c['accuracy_condition_met'])}")
+    if floors:
+        f0 = floors[0]
+        print()
+        print(f"2. One PGD step (labelrobust, early_stop=False: whole run / {f0['steps']}) vs one forward+backward of the same "
+              f"batch of {f0['batch_size']} (medians; (min) = ratio of minimums)")
+        head = (f"{'model':<12}{'step ms':>8}{'fwd+grad(x)':>12}{'ratio':>7}{'(min)':>7}{'fwd+full bwd':>13}{'ratio':>7}{'(min)':>7}"
+                f"{'fwd ms':>8}{'grad evals':>11}  result (≤{TARGET_STEP_FLOOR:g}× fwd+grad(x))")
+        print(head)
+        print("-" * len(head))
+        for f in floors:
+            print(f"{f['model']:<12}{1e3 * f['per_step_s']:>8.1f}{1e3 * f['median_s']['input_grad']:>12.1f}{f['ratio_step_vs_input_grad']:>7.2f}"
+                  f"{f['ratio_step_vs_input_grad_of_mins']:>7.2f}{1e3 * f['median_s']['full_backward']:>13.1f}{f['ratio_step_vs_full_backward']:>7.2f}"
+                  f"{f['ratio_step_vs_full_backward_of_mins']:>7.2f}{1e3 * f['median_s']['forward_only']:>8.1f}{f['pgd_gradient_evaluations']:>11d}  "
+                  f"{yes(f['target_met'])}")
     print(f"\n(total {meta['total_seconds']} s)")
 
 

@@ -1,4 +1,6 @@
-"""Attacks on any label space, in pixel space: FGSM, PGD (momentum, restarts, targets), CW-L∞.
+"""Attacks on any label space, in pixel space: FGSM, PGD (momentum, restarts, targets), CW-L∞,
+APGD-CE/APGD-DLR, AutoAttack and Square (through the published pyautoattack package, on the
+label space's scores), and transfer attacks crafted on a source model.
 
 ``make_attack(name, norm=..., eps=..., **params)``; ``available_attacks()`` lists the names.
 Every attack maximises an objective from ``objectives.py`` computed through the label space.

@@ -75,7 +75,10 @@ def _apgd_with_iterations(old, n_iter: int):
     new one, carrying over what the version set on the old one.
     """
     base = pyautoattack().autopgd_base
-    common = dict(n_iter=n_iter, norm=old.norm, n_restarts=old.n_restarts, eps=old.eps, seed=old.seed, eot_iter=old.eot_iter, rho=old.thr_decr, verbose=False, device=old.device, use_largereps=old.use_largereps, logger=old.logger)
+    common = dict(
+        n_iter=n_iter, norm=old.norm, n_restarts=old.n_restarts, eps=old.eps, seed=old.seed, eot_iter=old.eot_iter,
+        rho=old.thr_decr, verbose=False, device=old.device, use_largereps=old.use_largereps, logger=old.logger,
+    )
     if isinstance(old, base.APGDAttack_targeted):
         return base.APGDAttack_targeted(old.model, n_target_classes=old.n_target_classes, **common)
     return base.APGDAttack(old.model, loss=old.loss, **common)
@@ -135,15 +138,15 @@ class AutoAttack(Attack):
         self.seed = check_seed(seed, self.name)
         self.n_iter, self.n_restarts, self.n_queries, self.batch_size = n_iter, n_restarts, n_queries, batch_size
 
-    def build(self, net: torch.nn.Module, num_classes: int, device: torch.device):
+    def build(self, net: torch.nn.Module, num_classes: int, device: torch.device, seed: int):
         """The package's AutoAttack object on ``net`` with this attack's settings."""
         aa = pyautoattack().AutoAttack(
             net,
             norm=published_norm(self.threat, self.name),
             eps=self.threat.eps,
-            seed=resolve_seed(self.seed),
+            seed=seed,
             version=self.version,
-            attacks=self.attacks,
+            attacks=None if self.attacks is None else list(self.attacks),
             device=device,
         )
         _check_classes(aa.attacks_to_run, num_classes, self.name)
@@ -160,16 +163,14 @@ class AutoAttack(Attack):
             aa.square.n_queries = self.n_queries
         return aa
 
-    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int]:
+    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int, Tensor | None]:
         _refuse_targets(target, self.name)
-        if len(x) == 0:
-            return x.clone(), 0
-        net = scores_model(model, space)
+        net, seed = scores_model(model, space), resolve_seed(self.seed)  # drawn outside the RNG fork
         with isolated(model, x.device):
-            aa = self.build(net, space.num_classes, x.device)
-            log.info("autoattack %s (%s) at %s eps %g on %d samples", self.version, ", ".join(aa.attacks_to_run), self.threat.norm, self.threat.eps, len(x))
+            aa = self.build(net, space.num_classes, x.device, seed)
+            log.debug("autoattack %s (%s) at %s eps %g on %d samples", self.version, ", ".join(aa.attacks_to_run), self.threat.norm, self.threat.eps, len(x))
             x_adv, _ = aa.run_standard_evaluation(x, y, batch_size=self.batch_size)
-        return x_adv.detach(), net.forwards
+        return x_adv.detach(), net.forwards, None
 
 
 class _APGD(Attack):
@@ -194,12 +195,10 @@ class _APGD(Attack):
         self.n_iter, self.n_restarts, self.rho = n_iter, n_restarts, float(rho)
         self.seed = check_seed(seed, self.name)
 
-    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int]:
+    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int, Tensor | None]:
         _refuse_targets(target, self.name)
         _check_classes([self.name], space.num_classes, self.name)
-        if len(x) == 0:
-            return x.clone(), 0
-        net = scores_model(model, space)
+        net, seed = scores_model(model, space), resolve_seed(self.seed)  # drawn outside the RNG fork
         with isolated(model, x.device):
             apgd = pyautoattack().autopgd_base.APGDAttack(
                 net,
@@ -207,7 +206,7 @@ class _APGD(Attack):
                 norm=published_norm(self.threat, self.name),
                 n_restarts=self.n_restarts,
                 eps=self.threat.eps,
-                seed=resolve_seed(self.seed),
+                seed=seed,
                 loss=self.loss,
                 rho=self.rho,
                 verbose=False,
@@ -215,7 +214,7 @@ class _APGD(Attack):
                 logger=log,  # its zero-gradient check then logs instead of warning
             )
             x_adv = apgd.perturb(x, y)
-        return x_adv.detach(), net.gradient_forwards
+        return x_adv.detach(), net.gradient_forwards, None
 
 
 @ATTACKS.register("apgd-ce")

@@ -40,6 +40,8 @@ class AttackResult:
 
 def check_inputs(x: Tensor, where: str = "inputs") -> None:
     """Attacks work in pixel space: finite values in [0, 1]."""
+    if x.numel() == 0:
+        return
     if not torch.isfinite(x).all():
         raise ConfigError(f"{where} contain NaN or inf values")
     lo, hi = float(x.min()), float(x.max())
@@ -76,15 +78,23 @@ class Attack(ABC):
                     f"target class equals the true class for samples {(target == y).nonzero().flatten()[:5].tolist()}; "
                     "leave those samples out of a targeted attack"
                 )
-        x_adv, steps = self.run(model, space, x.detach(), y, target)
-        with torch.no_grad():
-            pred = space.decode(model(x_adv))
+        if len(x) == 0:
+            empty = torch.empty(0, dtype=torch.int64, device=x.device)
+            return AttackResult(x.detach().clone(), empty, empty.bool(), 0)
+        x_adv, steps, pred = self.run(model, space, x.detach(), y, target)
+        if pred is None:
+            with torch.no_grad():
+                pred = space.decode(model(x_adv))
         success = pred != y if target is None else pred == target
         return AttackResult(x_adv.detach(), pred, success, steps)
 
     @abstractmethod
-    def run(self, model: torch.nn.Module, space: LabelSpace, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int]:
-        """Search; return adversarial inputs inside the threat model and [0, 1], and the steps spent."""
+    def run(
+        self, model: torch.nn.Module, space: LabelSpace, x: Tensor, y: Tensor, target: Tensor | None
+    ) -> tuple[Tensor, int, Tensor | None]:
+        """Search; return adversarial inputs inside the threat model and [0, 1], the steps spent,
+        and the decoded classes of those inputs where the search already computed them (saves
+        the final forward pass), else None. ``x`` is never empty here."""
 
     def input_gradient(self, model: torch.nn.Module, space: LabelSpace, x_adv: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
         """Model outputs at ``x_adv``, the per-sample objective there, and the gradient of the

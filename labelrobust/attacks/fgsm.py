@@ -14,6 +14,6 @@ class FGSM(Attack):
 
     name = "fgsm"
 
-    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int]:
+    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int, Tensor | None]:
         _, _, grad = self.input_gradient(model, space, x, y, target)
-        return self.clip(x, x + self.threat.eps * self.threat.ascent_direction(grad)), 1
+        return self.clip(x, x + self.threat.eps * self.threat.ascent_direction(grad)), 1, None

@@ -54,12 +54,9 @@ class PGD(Attack):
             raise ConfigError(f"{self.name}: step_size must be > 0, got {self.step_size}")
         self.random_start, self.momentum, self.early_stop = random_start, momentum, early_stop
 
-    def succeeded(self, space: LabelSpace, outputs: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
-        pred = space.decode(outputs)
-        return pred != y if target is None else pred == target
-
-    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int]:
+    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int, Tensor]:
         best = x.clone()
+        best_pred = torch.empty(len(x), dtype=torch.int64, device=x.device)
         best_value = torch.full((len(x),), float("-inf"), device=x.device)
         done = torch.zeros(len(x), dtype=torch.bool, device=x.device)
         steps_spent = 0
@@ -70,33 +67,44 @@ class PGD(Attack):
             xa, ya = x[active], y[active]
             ta = None if target is None else target[active]
             x_adv = self.clip(xa, xa + self.threat.random_start(xa)) if self.random_start else xa.clone()
-            velocity = torch.zeros_like(xa)
+            velocity = torch.zeros_like(xa) if self.momentum else None
             for step in range(self.steps + 1):
-                outputs, value, grad = self.input_gradient(model, space, x_adv, ya, ta)
-                steps_spent += 1
+                last = step == self.steps
+                if last:  # the last forward pass only scores the final iterate: no gradient needed
+                    with torch.no_grad():
+                        outputs = model(x_adv)
+                        value, grad = self.objective(space, outputs, ya, ta), None
+                else:
+                    outputs, value, grad = self.input_gradient(model, space, x_adv, ya, ta)
+                    steps_spent += 1
                 with torch.no_grad():
-                    won = self.succeeded(space, outputs, ya, ta)
-                    # keep the best point per sample: a success beats any objective value
+                    pred = space.decode(outputs)
+                    won = pred != ya if ta is None else pred == ta
+                    # keep the best point per sample: a success beats any objective value; the
+                    # first point seen is kept even when its objective is -inf or NaN
                     score = torch.where(won, torch.full_like(value, float("inf")), value)
-                    better = score > best_value[active]
+                    better = (score > best_value[active]) | (restart == 0 and step == 0)
                     best[active[better]] = x_adv[better]
+                    best_pred[active[better]] = pred[better]
                     best_value[active[better]] = score[better]
                     if self.early_stop:
                         done[active[won]] = True
+                    if last:
+                        break
+                    if self.early_stop:
                         keep = ~won
                         if not keep.any():
                             break
                         if not keep.all():
-                            active, xa, ya, x_adv, grad, velocity = active[keep], xa[keep], ya[keep], x_adv[keep], grad[keep], velocity[keep]
+                            active, xa, ya, x_adv, grad = active[keep], xa[keep], ya[keep], x_adv[keep], grad[keep]
                             ta = None if ta is None else ta[keep]
-                    if step == self.steps:
-                        break  # the last forward pass only scores the final iterate
-                    if self.momentum:
+                            velocity = None if velocity is None else velocity[keep]
+                    if velocity is not None:
                         scale = grad.abs().flatten(1).mean(1).clamp_min(1e-12).view(-1, *([1] * (grad.ndim - 1)))
                         velocity = self.momentum * velocity + grad / scale
                         grad = velocity
                     x_adv = self.clip(xa, x_adv + self.step_size * self.threat.ascent_direction(grad))
-        return best, steps_spent
+        return best, steps_spent, best_pred
 
 
 @ATTACKS.register("cw")

@@ -13,7 +13,6 @@ it does to global state (see its docstring for the list).
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,8 +24,6 @@ from torch import Tensor, nn
 from labelrobust.attacks.threat import ThreatModel
 from labelrobust.errors import ConfigError
 from labelrobust.labels import LabelSpace
-
-log = logging.getLogger(__name__)
 
 PUBLISHED_NORMS = {"linf": "Linf", "l2": "L2"}
 """Our norm names → the names the published packages use."""

@@ -10,8 +10,6 @@ black-box attack that beats the white-box ones says the white-box ones are broke
 
 from __future__ import annotations
 
-import logging
-
 from torch import Tensor
 
 from labelrobust.attacks.base import Attack
@@ -28,8 +26,6 @@ from labelrobust.attacks.scores_model import (
 )
 from labelrobust.attacks.threat import ThreatModel
 from labelrobust.errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 
 @ATTACKS.register("square")
@@ -56,14 +52,12 @@ class Square(Attack):
         self.n_queries, self.n_restarts, self.p_init = n_queries, n_restarts, float(p_init)
         self.seed = check_seed(seed, self.name)
 
-    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int]:
+    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int, Tensor | None]:
         if target is not None:
             raise ConfigError(f"{self.name} is untargeted here: it stops when the arg-max of the scores leaves the true class; use pgd with a target for targeted attacks")
         if x.ndim != 4:
             raise ConfigError(f"{self.name} draws squares on images: inputs must have shape (N, C, H, W), got {tuple(x.shape)}")
-        if len(x) == 0:
-            return x.clone(), 0
-        net = scores_model(model, space)
+        net, seed = scores_model(model, space), resolve_seed(self.seed)  # drawn outside the RNG fork
         with isolated(model, x.device):
             square = pyautoattack().square.SquareAttack(
                 net,
@@ -72,10 +66,10 @@ class Square(Attack):
                 eps=self.threat.eps,
                 p_init=self.p_init,
                 n_restarts=self.n_restarts,
-                seed=resolve_seed(self.seed),
+                seed=seed,
                 verbose=False,
                 loss="margin",
                 device=x.device,
             )
             x_adv = square.perturb(x, y)
-        return x_adv.detach(), net.forwards
+        return x_adv.detach(), net.forwards, None

@@ -76,11 +76,11 @@ class Transfer(Attack):
         self.objective_name, self.objective = self.source.objective_name, self.source.objective
         self.source_model, self.source_space = source_model, source_space
 
-    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int]:
+    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int, Tensor | None]:
         if self.source_space.num_classes != space.num_classes:
             raise ConfigError(
                 f"{self.name}: the source space has {self.source_space.num_classes} classes but the victim's has "
                 f"{space.num_classes}; both models must predict the same classes"
             )
         crafted = self.source(self.source_model, self.source_space, x, y, target)
-        return crafted.x_adv, crafted.steps
+        return crafted.x_adv, crafted.steps, None
