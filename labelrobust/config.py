@@ -86,6 +86,51 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
+class MethodConfig:
+    """How a training batch becomes a loss (``labelrobust.training.methods``; methods.md §2–§4).
+
+    name: ``standard``, ``noise`` (Gaussian-noise retraining), ``at`` (Madry PGD adversarial
+      training), ``trades``, ``mart``, ``wpgd``, or a reweighted composite: ``mail-at``,
+      ``mail-trades``, ``mail-mart`` (probability-margin weights, MAIL) and ``clirat``,
+      ``clir-trades``, ``clir-mart`` (confused-label margin weights, CLIRAT).
+    eps, norm: the inner attack's threat model (``linf`` or ``l2``); eps is required by every
+      adversarial method (no silent default: 0.3 is MNIST's, 8/255 CIFAR's) and accepts ``8/255``.
+    steps, step_size, random_start: the inner PGD; step_size None means 2.5·eps/steps (2/255 for
+      eps 8/255 and 10 steps, as CLIRAT trains).
+    objective: what the inner PGD maximises; None means the method's own (at, mart, noise: the
+      label space's training loss; trades: KL(p(x) ‖ p(x')); wpgd: the Wasserstein loss).
+      ``margin``, ``ce`` or ``dlr`` attack the label space's scores instead.
+    trades_beta: TRADES β (None: 6.0, or 5.0 for mail-/clir-trades as CLIRAT trains).
+    mart_lambda: MART λ (None: 6.0).
+    reweight: per-sample weights, ``none``, ``pm`` or ``cl-pm``; None means the composite name's.
+    gamma, bias: ω = sigmoid(−gamma·(margin − bias)) (γ and β of methods.md §3); None: 10 and
+      −0.5 for the AT composites, 2 and 0 for the TRADES/MART ones (CLIRAT's settings).
+    burn_in: epochs during which every weight is 1 (CLIRAT: 75).
+    noise_std: σ of the Gaussian noise of ``noise`` (required there), in [0, 1] pixel units.
+    cost, power, wasserstein_lam: WPGD's label metric C (a K×K list or a .npy/.csv/.txt file;
+      None: 1 − I), its power p and the λ of the entropy term of the Wasserstein loss.
+    """
+
+    name: str = "standard"
+    eps: float | str | None = None
+    norm: str = "linf"
+    steps: int = 10
+    step_size: float | str | None = None
+    random_start: bool = True
+    objective: str | None = None
+    trades_beta: float | None = None
+    mart_lambda: float | None = None
+    reweight: str | None = None
+    gamma: float | None = None
+    bias: float | None = None
+    burn_in: int = 0
+    noise_std: float | None = None
+    cost: str | list | None = None
+    power: float = 1.0
+    wasserstein_lam: float = 1.0
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """A whole training run.
 
@@ -98,6 +143,7 @@ class TrainConfig:
     labels: LabelConfig = field(default_factory=LabelConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
     epochs: int = 10
     batch_size: int = 128
     seed: int = 0
@@ -107,7 +153,10 @@ class TrainConfig:
     checkpoint_every: int = 0
 
     def run_name(self) -> str:
-        return self.name or f"{self.data.name}-{self.model.name}-{self.labels.name}-seed{self.seed}"
+        if self.name:
+            return self.name
+        method = "" if self.method.name == "standard" else f"-{self.method.name}"
+        return f"{self.data.name}-{self.model.name}-{self.labels.name}{method}-seed{self.seed}"
 
 
 SCHEDULES = ("constant", "multistep", "cosine")
@@ -137,6 +186,10 @@ def validate(cfg: TrainConfig) -> TrainConfig:
                 f"optim.milestones must be a non-empty list of epochs ≥ 1 for the multistep schedule, "
                 f"got {cfg.optim.milestones!r}"
             )
+    if cfg.method.steps < 1:
+        raise ConfigError(f"method.steps must be ≥ 1, got {cfg.method.steps}")
+    if cfg.method.burn_in < 0:
+        raise ConfigError(f"method.burn_in must be ≥ 0, got {cfg.method.burn_in}")
     if cfg.data.val_size < 0:
         raise ConfigError(f"data.val_size must be ≥ 0, got {cfg.data.val_size}")
     return cfg

@@ -17,7 +17,7 @@ from typing import ClassVar, final
 import torch
 from torch import Tensor
 
-from labelrobust.attacks.objectives import OBJECTIVES
+from labelrobust.attacks.objectives import OBJECTIVES, Objective
 from labelrobust.attacks.threat import ThreatModel
 from labelrobust.errors import ConfigError
 from labelrobust.labels import ABSTAIN, LabelSpace
@@ -96,13 +96,16 @@ class Attack(ABC):
         and the decoded classes of those inputs where the search already computed them (saves
         the final forward pass), else None. ``x`` is never empty here."""
 
-    def input_gradient(self, model: torch.nn.Module, space: LabelSpace, x_adv: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-        """Model outputs at ``x_adv``, the per-sample objective there, and the gradient of the
-        objective with respect to ``x_adv`` only (no parameter gradient is computed or kept)."""
+    def input_gradient(
+        self, model: torch.nn.Module, space: LabelSpace, x_adv: Tensor, y: Tensor, target: Tensor | None, objective: Objective | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Model outputs at ``x_adv``, the per-sample objective there (``objective`` or the
+        attack's own), and the gradient of the objective with respect to ``x_adv`` only (no
+        parameter gradient is computed or kept)."""
         x_adv = x_adv.detach().requires_grad_(True)
         with torch.enable_grad():
             outputs = model(x_adv)
-            value = self.objective(space, outputs, y, target)
+            value = (objective or self.objective)(space, outputs, y, target)
             (grad,) = torch.autograd.grad(value.sum(), x_adv)
         return outputs.detach(), value.detach(), grad
 

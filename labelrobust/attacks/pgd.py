@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from labelrobust.attacks.base import Attack
+from labelrobust.attacks.objectives import Objective
 from labelrobust.attacks.registry import ATTACKS
 from labelrobust.attacks.threat import ThreatModel
 from labelrobust.errors import ConfigError
@@ -99,12 +100,35 @@ class PGD(Attack):
                             active, xa, ya, x_adv, grad = active[keep], xa[keep], ya[keep], x_adv[keep], grad[keep]
                             ta = None if ta is None else ta[keep]
                             velocity = None if velocity is None else velocity[keep]
-                    if velocity is not None:
-                        scale = grad.abs().flatten(1).mean(1).clamp_min(1e-12).view(-1, *([1] * (grad.ndim - 1)))
-                        velocity = self.momentum * velocity + grad / scale
-                        grad = velocity
-                    x_adv = self.clip(xa, x_adv + self.step_size * self.threat.ascent_direction(grad))
+                    x_adv, velocity = self.step(xa, x_adv, grad, velocity)
         return best, steps_spent, best_pred
+
+    def step(self, x: Tensor, x_adv: Tensor, grad: Tensor, velocity: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """One ascent step from ``x_adv`` along ``grad`` (through the momentum ``velocity`` when
+        μ > 0), projected back onto the ball around ``x`` and [0, 1]."""
+        with torch.no_grad():
+            if velocity is not None:
+                scale = grad.abs().flatten(1).mean(1).clamp_min(1e-12).view(-1, *([1] * (grad.ndim - 1)))
+                velocity = self.momentum * velocity + grad / scale
+                grad = velocity
+            return self.clip(x, x_adv + self.step_size * self.threat.ascent_direction(grad)), velocity
+
+    def trajectory_end(self, model: torch.nn.Module, space: LabelSpace, x: Tensor, y: Tensor, objective: Objective | None = None) -> Tensor:
+        """The last iterate of ``steps`` PGD steps from the (random) start, for every sample.
+
+        This is the inner maximisation of adversarial training (Madry et al. 2018 train on the
+        final PGD iterate): no active set, no restarts, no scoring of iterates, no input
+        validation (the training loop's data is already checked), so it costs exactly ``steps``
+        forward+input-gradient passes. ``objective`` (same signature as the registered ones)
+        replaces the attack's own, e.g. TRADES' KL to the clean prediction.
+        """
+        x = x.detach()
+        x_adv = self.clip(x, x + self.threat.random_start(x)) if self.random_start else x.clone()
+        velocity = torch.zeros_like(x) if self.momentum else None
+        for _ in range(self.steps):
+            _, _, grad = self.input_gradient(model, space, x_adv, y, None, objective)
+            x_adv, velocity = self.step(x, x_adv, grad, velocity)
+        return x_adv
 
 
 @ATTACKS.register("cw")

@@ -8,6 +8,7 @@ written atomically, so a kill at any moment leaves the previous checkpoint intac
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,17 @@ from labelrobust.atomic import atomic_write_bytes
 from labelrobust.errors import CheckpointError
 from labelrobust.models.weights import MODEL_PREFIX, load_model_tensors, read_safetensors
 
+log = logging.getLogger(__name__)
+
 OPTIM_PREFIX = "optim."
 RNG_KEY = "rng.torch"
 
 
-def save_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, progress: dict[str, Any]) -> None:
-    """Everything a resumed run needs, in one file, atomically."""
+def save_checkpoint(
+    path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, progress: dict[str, Any], rng_states: list[torch.Tensor] | None = None
+) -> None:
+    """Everything a resumed run needs, in one file, atomically. ``rng_states``: the torch RNG
+    state of every process of a distributed run, in rank order (default: this process's)."""
     tensors = {MODEL_PREFIX + k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     optim_state = optimizer.state_dict()
     slots: dict[str, dict[str, Any]] = {}
@@ -35,7 +41,8 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.o
             else:
                 plain[name] = value
         slots[str(index)] = plain
-    tensors[RNG_KEY] = torch.get_rng_state()
+    for rank, state in enumerate(rng_states or [torch.get_rng_state()]):
+        tensors[RNG_KEY if rank == 0 else f"{RNG_KEY}.{rank}"] = state.cpu()
     metadata = {
         "progress": json.dumps(progress),
         "optim_groups": json.dumps(optim_state["param_groups"]),
@@ -45,8 +52,10 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.o
     atomic_write_bytes(path, save(tensors, metadata=metadata))
 
 
-def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """Restore model, optimiser and torch RNG from ``path``; return the saved progress dict."""
+def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
+    """Restore model, optimiser and this process's torch RNG from ``path``; return the saved
+    progress dict. A distributed run resumed with another number of processes continues, but
+    ranks without a saved stream are reseeded (the run is then no longer bit-reproducible)."""
     tensors, metadata = read_safetensors(path)
     if metadata.get("format") != "labelrobust-checkpoint-1":
         raise CheckpointError(f"{path} is not a labelrobust checkpoint (format {metadata.get('format')!r})")
@@ -60,7 +69,15 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.o
     for index, values in plain.items():
         state.setdefault(int(index), {}).update(values)
     optimizer.load_state_dict({"state": state, "param_groups": json.loads(metadata["optim_groups"])})
-    torch.set_rng_state(tensors[RNG_KEY])
-    return json.loads(metadata["progress"])
+    progress = json.loads(metadata["progress"])
+    key = RNG_KEY if rank == 0 else f"{RNG_KEY}.{rank}"
+    saved_ranks = 1 + sum(k.startswith(RNG_KEY + ".") for k in tensors)
+    if saved_ranks != world_size:
+        log.warning("%s was written by %d process(es), resumed by %d: random streams of new ranks are reseeded", path, saved_ranks, world_size)
+    if key in tensors:
+        torch.set_rng_state(tensors[key])
+    else:
+        torch.manual_seed(hash((progress["epoch"], progress["batch"], rank)) % 2**31)
+    return progress
 
 

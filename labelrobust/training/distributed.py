@@ -1,0 +1,95 @@
+"""Training under PyTorch's own distributed engine (``torchrun``), one process per device.
+
+``torchrun --nproc_per_node N -m labelrobust train CONFIG`` starts N processes; torchrun sets
+``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE``, and each process joins the group here (backend
+``nccl`` on CUDA, ``gloo`` on CPU). The model is wrapped in DistributedDataParallel. Every
+global mini-batch of ``batch_size`` samples (the same seeded permutation on every rank) is split
+into N contiguous shards, and each rank's per-sample loss sum is divided by the global batch
+size times 1/N, so DDP's gradient average equals one process's mean over the whole batch:
+N processes follow the loss curve of one (up to floating-point reduction order, and the random
+starts of the inner attacks, which each rank draws from its own stream). Rank 0 writes every
+file; the others wait at a barrier.
+
+Multi-node: run torchrun on every node with ``--nnodes``, ``--node_rank`` and a shared
+``--rdzv_endpoint``; on GPUs set ``device: cuda`` (each process takes ``cuda:LOCAL_RANK``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+from labelrobust.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """Where this process stands: ``rank`` of ``world_size`` (1 when not distributed)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def device(self, device: str) -> str:
+        """``cuda`` becomes this process's ``cuda:LOCAL_RANK``; other devices are kept."""
+        return f"cuda:{self.local_rank}" if self.enabled and device == "cuda" else device
+
+    def shard(self, idx: Tensor) -> Tensor:
+        """This rank's contiguous share of a global batch of indices."""
+        return idx.tensor_split(self.world_size)[self.rank] if self.enabled else idx
+
+    def sum(self, values: Tensor) -> Tensor:
+        """Sum a tensor over all processes (the identity when not distributed)."""
+        if self.enabled:
+            values = values.clone()
+            dist.all_reduce(values)
+        return values
+
+    def gather(self, value: Tensor) -> list[Tensor]:
+        """Every rank's copy of a same-shaped tensor (rank order)."""
+        if not self.enabled:
+            return [value]
+        out = [torch.empty_like(value) for _ in range(self.world_size)]
+        dist.all_gather(out, value)
+        return out
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+
+def from_environment(device: str) -> Distributed:
+    """Join the process group torchrun describes, or return the single-process context."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Distributed()
+    if not dist.is_available():
+        raise ConfigError("this torch build has no torch.distributed; run without torchrun")
+    ctx = Distributed(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if not dist.is_initialized():
+        backend = "nccl" if device.startswith("cuda") else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(ctx.local_rank)
+        dist.init_process_group(backend=backend)
+        log.info("rank %d of %d joined the %s process group", ctx.rank, world, backend)
+    return ctx
+
+
+def leave(ctx: Distributed) -> None:
+    if ctx.enabled and dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,3 @@
+from labelrobust.registry import Registry
+
+METHODS = Registry("training method")

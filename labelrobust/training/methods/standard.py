@@ -1,0 +1,16 @@
+"""Standard training: the label space's loss on clean inputs."""
+
+from __future__ import annotations
+
+from labelrobust.training.methods.base import BatchLosses, Method
+from labelrobust.training.methods.registry import METHODS
+
+
+@METHODS.register("standard")
+class Standard(Method):
+    adversarial = False
+    name = "standard"
+
+    def losses(self, model, net, x, targets, labels) -> BatchLosses:
+        outputs = model(x)
+        return BatchLosses(self.space.loss(outputs, targets), clean_outputs=outputs.detach())
