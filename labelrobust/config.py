@@ -97,6 +97,8 @@ class MethodConfig:
       adversarial method (no silent default: 0.3 is MNIST's, 8/255 CIFAR's) and accepts ``8/255``.
     steps, step_size, random_start: the inner PGD; step_size None means 2.5·eps/steps (2/255 for
       eps 8/255 and 10 steps, as CLIRAT trains).
+    eps_warmup: epochs over which eps and the step size ramp linearly from 0 (per batch); 0 means
+      the full eps from the first batch. Small models on MNIST at eps 0.3 need a few.
     objective: what the inner PGD maximises; None means the method's own (at, mart, noise: the
       label space's training loss; trades: KL(p(x) ‖ p(x')); wpgd: the Wasserstein loss).
       ``margin``, ``ce`` or ``dlr`` attack the label space's scores instead.
@@ -117,6 +119,7 @@ class MethodConfig:
     steps: int = 10
     step_size: float | str | None = None
     random_start: bool = True
+    eps_warmup: int = 0
     objective: str | None = None
     trades_beta: float | None = None
     mart_lambda: float | None = None
@@ -188,6 +191,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             )
     if cfg.method.steps < 1:
         raise ConfigError(f"method.steps must be ≥ 1, got {cfg.method.steps}")
+    if cfg.method.eps_warmup < 0:
+        raise ConfigError(f"method.eps_warmup must be ≥ 0, got {cfg.method.eps_warmup}")
     if cfg.method.burn_in < 0:
         raise ConfigError(f"method.burn_in must be ≥ 0, got {cfg.method.burn_in}")
     if cfg.data.val_size < 0:

@@ -1,4 +1,4 @@
-"""``labelrobust list``: the registered datasets, models and label spaces."""
+"""``labelrobust list``: the registered datasets, models, label spaces, attacks and training methods."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from labelrobust.cli.output import emit
 from labelrobust.data import available_datasets
 from labelrobust.labels import available_label_spaces
 from labelrobust.models import available_models
+from labelrobust.training.methods import available_methods
+from labelrobust.attacks import available_attacks
 
-KINDS = {"datasets": available_datasets, "models": available_models, "label-spaces": available_label_spaces}
+KINDS = {"datasets": available_datasets, "models": available_models, "label-spaces": available_label_spaces, "attacks": available_attacks, "methods": available_methods}
 
 
 def add_parser(sub, name: str) -> None:

@@ -26,6 +26,8 @@ ALIASES = {
     "data.imbalance": ["--imbalance"],
     "model.name": ["--model"],
     "labels.name": ["--label-space"],
+    "method.name": ["--method"],
+    "method.eps": ["--eps"],
     "optim.lr": ["--lr"],
     "optim.momentum": ["--momentum"],
     "optim.weight_decay": ["--weight-decay"],

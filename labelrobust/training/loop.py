@@ -143,6 +143,7 @@ def _fit(exp: Experiment, paths: RunPaths, method, weighting, *, resume: bool, q
             for b in range(progress["batch"], batches_per_epoch):
                 global_idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 idx = ctx.shard(global_idx)
+                method.start_batch(epoch + b / batches_per_epoch)
                 x = augment(train_set.float_images(idx).to(device))
                 y = labels[idx].to(device)
                 parts = method.losses(model, net, x, targets[idx].to(device), y)

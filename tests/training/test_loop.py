@@ -79,9 +79,11 @@ def test_same_seed_same_weights_other_seed_differs(tmp_path):
     )
 
 
-def test_resume_mid_epoch_gives_identical_weights(tmp_path):
-    # crop-flip draws from the global RNG: the checkpoint must carry its state across the split
-    extra = {"labels.name": "binary", "data.augment": "crop-flip"}
+@pytest.mark.parametrize("method", [{}, {"method.name": "clirat", "method.eps": 0.1, "method.steps": 2}])
+def test_resume_mid_epoch_gives_identical_weights(tmp_path, method):
+    # crop-flip and the inner attack's random start draw from the global RNG: the checkpoint
+    # must carry its state across the split
+    extra = {"labels.name": "binary", "data.augment": "crop-flip", **method}
     full = train(digits_config(tmp_path, "full", **extra), quiet=True)
     cfg = digits_config(tmp_path, "split", **extra)
     train(cfg, quiet=True, stop_after_batches=5)  # stops inside epoch 1 (13 batches per epoch)
@@ -93,9 +95,10 @@ def test_resume_mid_epoch_gives_identical_weights(tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_after_a_real_kill(tmp_path):
+@pytest.mark.parametrize("method", [[], ["--method", "clirat", "--eps", "0.1", "--method.steps", "2"]], ids=["standard", "clirat"])
+def test_resume_after_a_real_kill(tmp_path, method):
     """SIGKILL a training subprocess mid-run; the checkpoint loads and the resumed run matches."""
-    args = ["--dataset", "digits", "--train-size", "600", "--test-size", "100", "--model", "mnist-cnn", "--epochs", "3", "--batch-size", "16", "--lr", "0.05", "--checkpoint-every", "1", "--quiet"]
+    args = ["--dataset", "digits", "--train-size", "600", "--test-size", "100", "--model", "mnist-cnn", "--epochs", "3", "--batch-size", "16", "--lr", "0.05", "--checkpoint-every", "1", "--quiet", *method]
     reference = subprocess.run([sys.executable, "-m", "labelrobust", "train", *args, "--out", str(tmp_path), "--name", "ref"], cwd=PROJECT, capture_output=True, text=True, timeout=300)
     assert reference.returncode == 0, reference.stderr
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -129,8 +132,9 @@ def test_existing_run_needs_resume_and_matching_config(tmp_path):
     assert [r["epoch"] for r in read_metrics(longer)] == [1, 2]
 
 
-def test_divergence_names_epoch_and_batch_and_keeps_checkpoint(tmp_path):
-    cfg = digits_config(tmp_path, epochs=3, **{"labels.name": "binary", "labels.params": {"scale": 1e30}})
+@pytest.mark.parametrize("method", [{}, {"method.name": "trades", "method.eps": 0.1, "method.steps": 1}])
+def test_divergence_names_epoch_and_batch_and_keeps_checkpoint(tmp_path, method):
+    cfg = digits_config(tmp_path, epochs=3, **{"labels.name": "binary", "labels.params": {"scale": 1e30}, **method})
     with pytest.raises(TrainingDiverged, match=r"at epoch 1, batch \d+; the last good checkpoint"):
         train(cfg, quiet=True)
     assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
@@ -152,3 +156,27 @@ def test_soft_labels_train_on_disk2d(tmp_path):
     report = evaluate_run(run_dir)
     assert report.soft_distances is not None and set(report.soft_distances) == {"kl", "l1", "l2", "linf"}
     assert report.accuracy > 0.7
+
+
+def test_adversarial_run_logs_its_diagnostics(tmp_path):
+    cfg = digits_config(tmp_path, epochs=2, **{"method.name": "clirat", "method.eps": 0.2, "method.steps": 3, "method.burn_in": 1})
+    run_dir = train(cfg, quiet=True)
+    first, second = read_metrics(run_dir)
+    for record in (first, second):
+        assert 0 <= record["adv_train_acc"] <= record["train_acc"] + 0.2
+        assert sum(record["pm_hist"]) == sum(record["clpm_hist"]) == 400  # every training sample, once
+        misclassified = round((1 - record["adv_train_acc"] - record["adv_train_abstain"]) * 400)
+        assert record["single_cl"] + record["multi_cl"] <= 400 and record["single_cl"] + record["multi_cl"] >= misclassified - 5
+    assert first["weight_min"] == first["weight_max"] == 1.0  # burn-in: all weights 1
+    assert second["weight_min"] < 1.0 < second["weight_max"] and second["weight_mean"] == pytest.approx(1.0, abs=1e-6)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["method"]["name"] == "at" and summary["method"]["reweight"]["margin"] == "cl-pm"
+    assert len(summary["histogram_edges"]) == 21
+
+
+def test_method_errors_surface_before_any_training(tmp_path):
+    with pytest.raises(ConfigError, match="needs method.eps"):
+        train(digits_config(tmp_path, **{"method.name": "trades"}), quiet=True)
+    with pytest.raises(ConfigError, match="covers all 3 epochs"):
+        train(digits_config(tmp_path, **{"method.name": "clirat", "method.eps": 0.1, "method.burn_in": 3}), quiet=True)
+    assert not (tmp_path / "run").exists()

@@ -71,6 +71,7 @@ class Method(ABC):
     def __init__(self, cfg: MethodConfig, space: LabelSpace) -> None:
         self.cfg, self.space = cfg, space
         self.pgd = None
+        self._fraction = 1.0
         self.objective: Objective | None = None
         if self.adversarial:
             if cfg.eps is None:
@@ -78,15 +79,31 @@ class Method(ABC):
                     f"method {cfg.name!r} trains on adversarial examples and needs method.eps, the radius of the "
                     f"inner attack (e.g. 0.3 on MNIST, 8/255 on CIFAR); there is no default"
                 )
-            eps = parse_eps(cfg.eps)
-            step_size = None if cfg.step_size is None else parse_eps(cfg.step_size)
-            # The inner PGD as the attack registry builds it; its objective is replaced per batch
-            # by the method's own unless method.objective names a registered one.
-            self.pgd = make_attack("pgd", norm=cfg.norm, eps=eps, steps=cfg.steps, step_size=step_size, random_start=cfg.random_start)
+            self.eps = parse_eps(cfg.eps)
+            self.step_size = None if cfg.step_size is None else parse_eps(cfg.step_size)
+            self.pgd = self._inner_attack(1.0)
             if cfg.objective is not None:
                 self.objective = OBJECTIVES.get(cfg.objective)
-        elif cfg.objective is not None:
-            raise ConfigError(f"method {cfg.name!r} has no inner attack; method.objective applies to adversarial methods only")
+        elif cfg.objective is not None or cfg.eps_warmup:
+            raise ConfigError(f"method {cfg.name!r} has no inner attack; method.objective and method.eps_warmup apply to adversarial methods only")
+
+    def _inner_attack(self, fraction: float):
+        # The inner PGD as the attack registry builds it; its objective is replaced per batch
+        # by the method's own unless method.objective names a registered one.
+        step_size = None if self.step_size is None else self.step_size * fraction
+        return make_attack(
+            "pgd", norm=self.cfg.norm, eps=self.eps * fraction, steps=self.cfg.steps, step_size=step_size, random_start=self.cfg.random_start
+        )
+
+    def start_batch(self, epochs_done: float) -> None:
+        """Called before each batch with the training progress in epochs (e.g. 1.5). During the
+        first ``eps_warmup`` epochs the inner radius (and step size) ramps linearly from 0 to
+        eps, which small models need to leave chance level under a large eps (MNIST at 0.3)."""
+        if self.pgd is None or not self.cfg.eps_warmup:
+            return
+        fraction = min(1.0, epochs_done / self.cfg.eps_warmup)
+        if fraction != self._fraction:
+            self.pgd, self._fraction = self._inner_attack(fraction), fraction
 
     def inner_point(self, net: torch.nn.Module, x: Tensor, labels: Tensor, own_objective: Objective) -> Tensor:
         """The inner maximisation: the last PGD iterate, found with ``net`` in eval mode."""
@@ -111,6 +128,6 @@ class Method(ABC):
         if self.pgd is not None:
             out.update(
                 norm=self.pgd.threat.norm, eps=self.pgd.threat.eps, steps=self.pgd.steps, step_size=self.pgd.step_size,
-                random_start=self.pgd.random_start, objective=self.cfg.objective or self.inner_objective_doc,
+                random_start=self.pgd.random_start, objective=self.cfg.objective or self.inner_objective_doc, eps_warmup=self.cfg.eps_warmup,
             )
         return out
