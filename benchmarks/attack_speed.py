@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/machine.py
 try:
     import labelrobust  # noqa: F401
 except ImportError:  # running from a checkout without `pip install -e .`
@@ -62,54 +63,11 @@ from labelrobust.models import build_model  # noqa: E402
 from labelrobust.models.weights import load_weights, save_weights  # noqa: E402
 from labelrobust.runs import load_run  # noqa: E402
 from labelrobust.training import train  # noqa: E402
+from machine import available_cores, cpu_model, load_average, timed  # noqa: E402
 
 ROBUST_ACC_SLACK = 0.5  # points: ours may be at most this much above torchattacks'
 TARGET_RATIO = {"standard": 0.5, "adversarial": 1.0}
 TARGET_STEP_FLOOR = 1.1
-
-
-# -- machine facts ---------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def load_average() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
-
-
-# -- timing ----------------------------------------------------------------------------------
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(fn, device: torch.device):
-    """(seconds, result) of one call, with the device synchronised on both sides."""
-    sync(device)
-    start = time.perf_counter()
-    result = fn()
-    sync(device)
-    return time.perf_counter() - start, result
 
 
 def median_time(fn, device: torch.device, repeats: int, warmup: int) -> list[float]:
