@@ -44,6 +44,8 @@ def test_yaml_config_and_flag_precedence(tmp_path, capsys):
         (["train", "--label-param", "eps"], "section.key=value"),
         (["train", "--dataset", "mnist", "--data-root", "/nonexistent/root"], "/nonexistent/root"),
         (["evaluate", "/nonexistent/run"], "is not a run directory"),
+        (["train", "--method", "clirat"], "needs method.eps"),
+        (["train", "--method", "madry", "--eps", "0.3"], "unknown training method 'madry'"),
     ],
 )
 def test_errors_are_one_clear_line(argv, message, capsys, tmp_path):
@@ -68,6 +70,19 @@ def test_list(capsys):
     assert capsys.readouterr().out.split() == ["binary", "deepbe", "interval", "onehot", "smoothing", "soft", "wasserstein"]
     assert main(["list", "datasets"]) == 0
     assert "softcifar10" in capsys.readouterr().out.split()
+    assert main(["list", "methods"]) == 0
+    assert {"at", "trades", "mart", "clirat", "wpgd"} <= set(capsys.readouterr().out.split())
+    assert main(["list", "attacks"]) == 0
+    assert {"pgd", "autoattack", "square"} <= set(capsys.readouterr().out.split())
+
+
+def test_train_with_a_method(tmp_path, capsys):
+    argv = ["train", *SMALL, "--method", "clirat", "--eps", "8/255", "--method.steps", "2", "--out", str(tmp_path), "--name", "clir"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "adv_train_acc" in out and "weight_mean" in out and "pm_hist" not in out  # histograms stay in the file
+    summary = json.loads((tmp_path / "clir" / "summary.json").read_text())
+    assert summary["method"]["eps"] == pytest.approx(8 / 255) and summary["method"]["reweight"]["margin"] == "cl-pm"
 
 
 def test_compare_quickstart_small(tmp_path, capsys):

@@ -100,6 +100,21 @@ def test_cli_attack_and_suite(trained, capsys):
     assert "L∞ eps must lie in [0, 1]" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("suite", ["standard", "autoattack"])
+def test_the_full_suites_run_end_to_end(trained, suite):
+    # every attack of the suite, the black-box and published-package ones included, on a few samples
+    exp = trained("onehot")
+    images = exp.dataset.test.subset(list(range(24)))
+    report = evaluate_attacks(exp.model, exp.space, images, get_suite(suite), [0.3], quiet=True)  # large: most samples fall early, so the suite stays cheap
+    labels = {o.label for o in report.outcomes}
+    assert labels == {spec.label for spec in get_suite(suite)}
+    worst = report.worst_case()[0.3]
+    assert all(worst <= o.robust_accuracy + 1e-9 for o in report.outcomes)
+    flags = {f.name: f.ok for f in run_checks(report, [])}
+    assert flags.get("fgsm-beats-pgd") is not False and flags.get("black-box-beats-white-box") is not False
+
+
 def exp_dir(exp):
     from pathlib import Path
 

@@ -87,14 +87,20 @@ def test_at_loss_is_the_space_loss_at_the_adversarial_point(digits):
     assert parts.rest is None
 
 
-def test_trades_parts_by_hand(digits):
+def onehot_parts_and_kl(digits, name, **settings):
+    """A method's loss parts on a one-hot model, with p(x), p(x') and KL(p(x) ‖ p(x')) by hand."""
     data, x, y = digits
     space = make_label_space("onehot", 10)
     model = model_for(data, space).eval()
-    method, _ = make_method(config("trades", trades_beta=2.0), space)
+    method, _ = make_method(config(name, **settings), space)
     parts = method.losses(model, model, x, space.encode(y), y)
     p_clean, p_adv = F.softmax(parts.clean_outputs, 1), F.softmax(parts.attacked_outputs, 1)
-    kl = (p_clean * (p_clean.log() - p_adv.log())).sum(1)
+    return parts, p_clean, (p_clean * (p_clean.log() - p_adv.log())).sum(1)
+
+
+def test_trades_parts_by_hand(digits):
+    parts, _, kl = onehot_parts_and_kl(digits, "trades", trades_beta=2.0)
+    y = digits[2]
     assert torch.allclose(parts.weighted, 2.0 * kl, atol=1e-5)
     assert torch.allclose(parts.rest, F.cross_entropy(parts.clean_outputs, y, reduction="none"), atol=1e-5)
     assert (parts.weighted > 0).all()  # the inner point moved the prediction
@@ -105,14 +111,9 @@ def test_mart_parts_by_hand(digits):
     assert mart_bce(log_p, torch.tensor([0, 0])).tolist() == pytest.approx(
         [-math.log(0.6) - math.log(1.0001 - 0.3), -math.log(0.2) - math.log(1.0001 - 0.7)], rel=1e-5
     )
-    data, x, y = digits
-    space = make_label_space("onehot", 10)
-    model = model_for(data, space).eval()
-    method, _ = make_method(config("mart", mart_lambda=3.0), space)
-    parts = method.losses(model, model, x, space.encode(y), y)
-    p_clean, p_adv = F.softmax(parts.clean_outputs, 1), F.softmax(parts.attacked_outputs, 1)
+    parts, p_clean, kl = onehot_parts_and_kl(digits, "mart", mart_lambda=3.0)
+    y = digits[2]
     true_clean = p_clean.gather(1, y[:, None]).squeeze(1)
-    kl = (p_clean * (p_clean.log() - p_adv.log())).sum(1)
     assert torch.allclose(parts.rest, 3.0 * kl * (1 - true_clean), atol=1e-5)
     assert torch.allclose(parts.weighted, mart_bce(F.log_softmax(parts.attacked_outputs, 1), y), atol=1e-5)
 
