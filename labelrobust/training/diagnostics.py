@@ -1,9 +1,11 @@
 """What one epoch of training did, summed batch by batch (and across processes).
 
 Logged per epoch in ``metrics.jsonl``: the mean training loss; clean training accuracy
-(``train_acc``; for methods that train on perturbed inputs, measured by an extra eval-mode
-forward pass of the clean batch) and accuracy on the inputs trained on (``adv_train_acc``:
-adversarial or noisy), with abstention rates; for reweighted methods the mean / min / max
+(``train_acc``: over the epoch's batches for methods whose loss sees the clean batch —
+standard, TRADES, MART; for those that train on perturbed inputs only — AT, WPGD, noise — the
+end-of-epoch model in eval mode on a fixed probe of ``CLEAN_PROBE`` training samples, which
+costs a fraction of an extra forward pass per batch) and accuracy on the inputs trained on
+(``adv_train_acc``: adversarial or noisy), with abstention rates; for reweighted methods the mean / min / max
 instance weight; for adversarial methods histograms of PM and CL-PM of the adversarial
 examples (20 bins over [−1, 1] whose end bins also hold the values beyond; CL-PM reaches below
 −1 when several labels confuse) and, among misclassified adversarial examples, how many have a
@@ -19,6 +21,9 @@ from torch import Tensor
 
 from labelrobust.labels import ABSTAIN, LabelSpace
 from labelrobust.training.margins import confused_label_margin, confused_labels, probability_margin
+
+CLEAN_PROBE = 1024
+"""Training samples (a fixed seeded subset) on which AT/WPGD/noise runs measure clean accuracy."""
 
 HIST_BINS = 20
 HIST_RANGE = (-1.0, 1.0)
@@ -41,6 +46,7 @@ class EpochTally:
     """Running sums of one epoch (saved as JSON in mid-epoch checkpoints)."""
 
     loss_sum: float = 0.0
+    loss_seen: int = 0
     seen: int = 0
     correct: int = 0
     abstained: int = 0
@@ -58,6 +64,7 @@ class EpochTally:
 
     def add_loss(self, losses: Tensor) -> None:
         self.loss_sum += float(losses.detach().sum())
+        self.loss_seen += len(losses)
 
     def add_clean(self, space: LabelSpace, outputs: Tensor, labels: Tensor) -> None:
         pred = space.decode(outputs)
@@ -139,7 +146,7 @@ class EpochTally:
 
     def record(self, adversarial: bool, weighted: bool) -> dict:
         n, m = max(self.seen, 1), max(self.adv_seen, 1)
-        out = {"train_loss": self.loss_sum / n, "train_acc": self.correct / n, "train_abstain": self.abstained / n}
+        out = {"train_loss": self.loss_sum / max(self.loss_seen, 1), "train_acc": self.correct / n, "train_abstain": self.abstained / n}
         if self.adv_seen:
             out.update(adv_train_acc=self.adv_correct / m, adv_train_abstain=self.adv_abstained / m)
         if weighted and self.weight_seen:

@@ -30,11 +30,10 @@ from labelrobust.config import TrainConfig, to_dict
 from labelrobust.data.augment import AUGMENTATIONS
 from labelrobust.errors import CheckpointError, LabelRobustError
 from labelrobust.metrics.clean import evaluate_clean
-from labelrobust.metrics.inference import eval_mode
 from labelrobust.runs import Experiment, RunPaths, build_experiment, config_yaml, read_config
 from labelrobust.models.weights import save_weights
 from labelrobust.training.checkpoint import load_checkpoint, save_checkpoint
-from labelrobust.training.diagnostics import EpochTally, histogram_edges
+from labelrobust.training.diagnostics import CLEAN_PROBE, EpochTally, histogram_edges
 from labelrobust.training.distributed import Distributed, from_environment
 from labelrobust.training.methods import BatchLosses, make_method
 from labelrobust.training.methods import describe as describe_method
@@ -156,12 +155,13 @@ def _fit(exp: Experiment, paths: RunPaths, method, weighting, *, resume: bool, q
                         f"loss is {loss.item()} at epoch {epoch + 1}, batch {b + 1}; the last good checkpoint "
                         f"({paths.checkpoint}) is kept. Lower optim.lr or the label space's scale."
                     )
+                _tally_batch(tally, method, weighting, space, y, parts, losses, weights)  # before the step: the weights the loss saw
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                _tally_batch(tally, method, weighting, space, net, x, y, parts, losses, weights)
                 batch_bar.update(1)
-                batch_bar.set_postfix(loss=f"{tally.loss_sum / max(tally.seen, 1):.3f}", acc=f"{tally.correct / max(tally.seen, 1):.3f}")
+                shown = (tally.correct, tally.seen) if tally.seen else (tally.adv_correct, tally.adv_seen)
+                batch_bar.set_postfix(loss=f"{tally.loss_sum / tally.loss_seen:.3f}", acc=f"{shown[0] / max(shown[1], 1):.3f}")
                 ran += 1
                 done_batch = b + 1
                 stopping = stop_after_batches is not None and ran >= stop_after_batches
@@ -195,14 +195,11 @@ def _instance_weights(weighting, space, parts: BatchLosses, y: Tensor, epoch: in
     return normalise(raw, total=ctx.sum(raw.sum()), count=global_batch)
 
 
-def _tally_batch(tally: EpochTally, method, weighting, space, net, x: Tensor, y: Tensor, parts: BatchLosses, losses: Tensor, weights: Tensor | None) -> None:
+def _tally_batch(tally: EpochTally, method, weighting, space, y: Tensor, parts: BatchLosses, losses: Tensor, weights: Tensor | None) -> None:
     with torch.no_grad():
         tally.add_loss(losses)
-        clean = parts.clean_outputs
-        if clean is None:  # methods that train on perturbed inputs: measure the clean batch too
-            with eval_mode(net):
-                clean = net(x)
-        tally.add_clean(space, clean, y)
+        if parts.clean_outputs is not None:  # else the end-of-epoch probe measures clean accuracy
+            tally.add_clean(space, parts.clean_outputs, y)
         if parts.attacked_outputs is not None:
             tally.add_attacked(space, parts.attacked_outputs, y, margins=method.adversarial)
         if weighting is not None:
@@ -232,6 +229,10 @@ def _end_epoch(exp: Experiment, paths: RunPaths, epoch: int, tally: EpochTally, 
     progress.update(epoch=epoch + 1, batch=0, tally={})
     if ctx.is_main:
         data = exp.dataset
+        if not tally.seen:  # the loss never saw the clean batches: probe the end-of-epoch model
+            probe = data.train.subset(epoch_order(exp.config.seed, -1, len(data.train))[:CLEAN_PROBE])
+            clean = evaluate_clean(exp.model, exp.space, probe, data.class_names, device=ctx.device(exp.config.device))
+            record.update(train_acc=clean.accuracy, train_abstain=clean.abstain_rate)
         if data.val is not None:
             val = evaluate_clean(exp.model, exp.space, data.val, data.class_names, device=ctx.device(exp.config.device))
             record.update(val_acc=val.accuracy, val_abstain=val.abstain_rate)
