@@ -67,7 +67,7 @@ class PGD(Attack):
                 break
             xa, ya = x[active], y[active]
             ta = None if target is None else target[active]
-            x_adv = self.clip(xa, xa + self.threat.random_start(xa)) if self.random_start else xa.clone()
+            x_adv = self.start(xa)
             velocity = torch.zeros_like(xa) if self.momentum else None
             for step in range(self.steps + 1):
                 last = step == self.steps
@@ -103,6 +103,10 @@ class PGD(Attack):
                     x_adv, velocity = self.step(xa, x_adv, grad, velocity)
         return best, steps_spent, best_pred
 
+    def start(self, x: Tensor) -> Tensor:
+        """The first iterate: a uniform random point of the ball (clipped to [0, 1]), or ``x``."""
+        return self.clip(x, x + self.threat.random_start(x)) if self.random_start else x.clone()
+
     def step(self, x: Tensor, x_adv: Tensor, grad: Tensor, velocity: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """One ascent step from ``x_adv`` along ``grad`` (through the momentum ``velocity`` when
         μ > 0), projected back onto the ball around ``x`` and [0, 1]."""
@@ -123,7 +127,7 @@ class PGD(Attack):
         replaces the attack's own, e.g. TRADES' KL to the clean prediction.
         """
         x = x.detach()
-        x_adv = self.clip(x, x + self.threat.random_start(x)) if self.random_start else x.clone()
+        x_adv = self.start(x)
         velocity = torch.zeros_like(x) if self.momentum else None
         for _ in range(self.steps):
             _, _, grad = self.input_gradient(model, space, x_adv, y, None, objective)

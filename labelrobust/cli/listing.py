@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from labelrobust.attacks import available_attacks
 from labelrobust.cli.output import emit
 from labelrobust.data import available_datasets
 from labelrobust.labels import available_label_spaces
 from labelrobust.models import available_models
 from labelrobust.training.methods import available_methods
-from labelrobust.attacks import available_attacks
 
 KINDS = {"datasets": available_datasets, "models": available_models, "label-spaces": available_label_spaces, "attacks": available_attacks, "methods": available_methods}
 

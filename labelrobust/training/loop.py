@@ -135,7 +135,9 @@ def _fit(exp: Experiment, paths: RunPaths, method, weighting, *, resume: bool, q
         for epoch in range(progress["epoch"], cfg.epochs):
             set_learning_rate(optimizer, learning_rate(cfg.optim, epoch, cfg.epochs))
             order = epoch_order(cfg.seed, epoch, n)
-            tally = EpochTally.from_json(progress["tally"]) if progress["batch"] else EpochTally()
+            # A mid-epoch checkpoint holds the tally summed over ranks: rank 0 carries it on,
+            # the others start from zero so the end-of-epoch sum counts it once.
+            tally = EpochTally.from_json(progress["tally"]) if progress["batch"] and ctx.is_main else EpochTally()
             started = time.perf_counter()
             batch_bar = tqdm(total=batches_per_epoch, initial=progress["batch"], desc=f"epoch {epoch + 1}", unit="batch", disable=True if show else None, leave=False)
             model.train()

@@ -13,10 +13,12 @@ batch (summed across processes), so N processes weigh exactly as one process wou
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from labelrobust.labels import LabelSpace
 from labelrobust.registry import Registry
 from labelrobust.training.margins import confused_label_margin, probability_margin
 
@@ -40,3 +42,23 @@ def normalise(weights: Tensor, total: Tensor | float | None = None, count: int |
     total = weights.sum() if total is None else total
     count = len(weights) if count is None else count
     return weights * (count / total)
+
+
+@dataclass(frozen=True)
+class Weighting:
+    """Instance weights ``sigmoid(−γ(m − β))`` of the margin ``margin`` ("pm" or "cl-pm"),
+    normalised per mini-batch, all 1 before epoch ``burn_in`` (0-based epochs < burn_in)."""
+
+    margin: str
+    gamma: float
+    bias: float
+    burn_in: int
+
+    def margins(self, space: LabelSpace, attacked_outputs: Tensor, labels: Tensor) -> Tensor:
+        return MARGINS.get(self.margin)(space.probabilities(attacked_outputs.detach()), labels)
+
+    def active(self, epoch: int) -> bool:
+        return epoch >= self.burn_in
+
+    def raw(self, margins: Tensor) -> Tensor:
+        return unnormalised_weights(margins, self.gamma, self.bias)

@@ -25,15 +25,13 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from torch import Tensor
-
 from labelrobust.config import MethodConfig
 from labelrobust.errors import ConfigError
 from labelrobust.labels import LabelSpace
 from labelrobust.training.methods import adversarial, mart, noise, standard, trades, wpgd  # noqa: F401  (registration)
 from labelrobust.training.methods.base import BatchLosses, Method
 from labelrobust.training.methods.registry import METHODS
-from labelrobust.training.reweight import MARGINS, REWEIGHTINGS, unnormalised_weights
+from labelrobust.training.reweight import REWEIGHTINGS, Weighting
 
 
 @dataclass(frozen=True)
@@ -57,27 +55,6 @@ COMPOSITES = {
 
 def available_methods() -> list[str]:
     return sorted([*METHODS.available(), *COMPOSITES])
-
-
-@dataclass(frozen=True)
-class Weighting:
-    """Instance weights ``sigmoid(−γ(m − β))`` of the margin ``margin`` ("pm" or "cl-pm"),
-    normalised per mini-batch, all 1 before epoch ``burn_in`` (0-based epochs < burn_in)."""
-
-    margin: str
-    gamma: float
-    bias: float
-    burn_in: int
-
-    def margins(self, space: LabelSpace, attacked_outputs: Tensor, labels: Tensor) -> Tensor:
-        return MARGINS.get(self.margin)(space.probabilities(attacked_outputs.detach()), labels)
-
-    def active(self, epoch: int) -> bool:
-        return epoch >= self.burn_in
-
-    def raw(self, margins: Tensor) -> Tensor:
-        return unnormalised_weights(margins, self.gamma, self.bias)
-
 
 
 def make_method(cfg: MethodConfig, space: LabelSpace, epochs: int | None = None) -> tuple[Method, Weighting | None]:

@@ -32,4 +32,4 @@ class Wpgd(Method):
         return BatchLosses(self.space.loss(outputs, targets), attacked_outputs=outputs.detach())
 
     def describe(self) -> dict:
-        return {**super().describe(), **{k: v for k, v in self.metric.params().items()}}
+        return {**super().describe(), **self.metric.params()}
