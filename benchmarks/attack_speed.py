@@ -14,9 +14,7 @@ Two measurements, both on MNIST (the real files under ``--data-root``) with the 
    median over ``--repeats``. Done for two models:
 
    - *standard*: trained with ``labelrobust.training.train`` (cross-entropy, no attack);
-   - *adversarial*: trained by the hand-written Madry PGD-AT loop below (``madry_pgd_at``),
-     because labelrobust has no adversarial training yet. It is part of this benchmark,
-     not of the library.
+   - *adversarial*: trained with ``labelrobust.training.train``, method ``at`` (Madry PGD-AT).
 
    Targets (from the issue): time ratio labelrobust / torchattacks ≤ 0.5 on the standard
    model and ≤ 1.0 on the adversarial one, each at a robust accuracy no higher than
@@ -58,9 +56,6 @@ except ImportError:  # running from a checkout without `pip install -e .`
 from labelrobust.attacks import make_attack  # noqa: E402
 from labelrobust.config import load_config  # noqa: E402
 from labelrobust.data import load_dataset  # noqa: E402
-from labelrobust.labels import make_label_space  # noqa: E402
-from labelrobust.models import build_model  # noqa: E402
-from labelrobust.models.weights import load_weights, save_weights  # noqa: E402
 from labelrobust.runs import load_run  # noqa: E402
 from labelrobust.training import train  # noqa: E402
 from machine import available_cores, cpu_model, load_average, timed  # noqa: E402
@@ -83,119 +78,41 @@ def key_of(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def standard_model(args, cache: Path, device: torch.device, log):
-    """The standard (non-adversarial) model, trained with ``labelrobust.training.train``."""
+def trained_model(kind: str, args, cache: Path, device: torch.device, log):
+    """The ``kind`` model (standard or adversarial), trained with ``labelrobust.training.train``
+    and cached as a run directory whose name hashes the training settings."""
+    if kind == "standard":
+        epochs, method = args.std_epochs, [("method.name", "standard")]
+    else:  # Madry PGD-AT, eps ramped up over the first epoch so the small CNN does not stall
+        epochs = args.at_epochs
+        method = [("method.name", "at"), ("method.eps", args.at_eps), ("method.steps", args.at_steps), ("method.eps_warmup", 1)]
     overrides = [
         ("data.name", "mnist"),
         ("data.root", str(args.data_root)),
         ("model.name", "mnist-cnn"),
         ("labels.name", "onehot"),
-        ("epochs", args.std_epochs),
+        ("epochs", epochs),
         ("batch_size", 128),
         ("optim.lr", 0.05),
         ("seed", args.seed),
         ("device", str(device)),
+        *method,
     ]
-    name = f"standard-mnist-cnn-{key_of(dict(overrides[2:]))}"
+    name = f"{kind}-mnist-cnn-{key_of(dict(overrides[2:]))}"
     run_dir = cache / name
     info = {"trainer": "labelrobust.training.train", "run_dir": str(run_dir), "settings": dict(overrides)}
     if (run_dir / "summary.json").is_file():
-        log(f"standard model: cached in {run_dir}")
+        log(f"{kind} model: cached in {run_dir}")
         info["cached"] = True
     else:
         cfg = load_config(None, overrides + [("out", str(cache)), ("name", name)])
-        log(f"standard model: training {args.std_epochs} epoch(s) with labelrobust.training.train ...")
+        log(f"{kind} model: training {epochs} epoch(s) with labelrobust.training.train ({dict(method)}) ...")
         seconds, _ = timed(lambda: train(cfg, quiet=True, resume=(run_dir / "checkpoint.safetensors").is_file()), device)
-        log(f"standard model: trained in {seconds:.1f} s -> {run_dir}")
+        log(f"{kind} model: trained in {seconds:.1f} s -> {run_dir}")
         info.update(cached=False, train_seconds=round(seconds, 2))
     exp = load_run(run_dir)
     exp.model.to(device).eval()
     return exp.model, exp.space, info
-
-
-def madry_pgd_at(model, x_train, y_train, *, eps, steps, epochs, batch_size, lr, ramp_epochs, seed, device, log):
-    """HAND-WRITTEN MADRY PGD ADVERSARIAL TRAINING (Madry et al. 2018), benchmark-only.
-
-    labelrobust has no adversarial training yet, so this loop exists only to produce an
-    adversarially trained model to time attacks on. Each batch: PGD-``steps`` from a uniform
-    random start in the L∞ ball (step 2.5·eps/steps, cross-entropy), then one Adam step on the
-    cross-entropy of the adversarial batch. eps ramps linearly from 0 to ``eps`` over the first
-    ``ramp_epochs`` epochs (a common warm-up that keeps MNIST at eps 0.3 from stalling).
-    """
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    n = len(x_train)
-    batches = (n + batch_size - 1) // batch_size
-    history = []
-    it = 0
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        order = torch.randperm(n, generator=gen)
-        loss_sum = correct = 0.0
-        for b in range(batches):
-            idx = order[b * batch_size : (b + 1) * batch_size]
-            x, y = x_train[idx].to(device), y_train[idx].to(device)
-            it += 1
-            e = eps * min(1.0, it / (ramp_epochs * batches)) if ramp_epochs > 0 else eps
-            alpha = 2.5 * e / steps
-            x_adv = (x + torch.empty_like(x).uniform_(-e, e)).clamp(0.0, 1.0)
-            for _ in range(steps):
-                x_adv.requires_grad_(True)
-                (grad,) = torch.autograd.grad(F.cross_entropy(model(x_adv), y), x_adv)
-                x_adv = torch.min(torch.max(x_adv.detach() + alpha * grad.sign(), x - e), x + e).clamp(0.0, 1.0)
-            outputs = model(x_adv.detach())
-            loss = F.cross_entropy(outputs, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += float(loss.detach()) * len(y)
-            correct += float((outputs.argmax(1) == y).sum())
-        record = {"epoch": epoch + 1, "adv_train_loss": loss_sum / n, "adv_train_acc": correct / n, "seconds": round(time.perf_counter() - start, 2)}
-        history.append(record)
-        log(f"  PGD-AT epoch {epoch + 1}/{epochs}: {record}")
-    return history
-
-
-def adversarial_model(args, cache: Path, device: torch.device, data, log):
-    """The adversarially trained model: cached safetensors, or ``madry_pgd_at`` from scratch."""
-    settings = {
-        "model": "mnist-cnn",
-        "trainer": "madry_pgd_at (hand-written in this benchmark)",
-        "eps": args.at_eps,
-        "steps": args.at_steps,
-        "epochs": args.at_epochs,
-        "train_size": len(data.train),
-        "batch_size": 128,
-        "lr": 1e-3,
-        "optimizer": "adam",
-        "ramp_epochs": 0.5,
-        "seed": args.seed,
-        "device": str(device),
-    }
-    path = cache / f"pgdat-mnist-cnn-{key_of(settings)}.safetensors"
-    meta_path = path.with_suffix(".json")
-    torch.manual_seed(args.seed)
-    model = build_model("mnist-cnn", input_shape=data.input_shape, out_dim=data.num_classes, mean=data.mean, std=data.std)
-    model.to(device)
-    if path.is_file() and meta_path.is_file():
-        load_weights(path, model)
-        info = json.loads(meta_path.read_text())
-        info["cached"] = True
-        log(f"adversarial model: cached in {path}")
-    else:
-        log(f"adversarial model: Madry PGD-AT, {args.at_epochs} epoch(s), PGD-{args.at_steps} at eps {args.at_eps}, {len(data.train)} images ...")
-        model.train()
-        start = time.perf_counter()
-        history = madry_pgd_at(
-            model, data.train.float_images(), data.train.labels, eps=args.at_eps, steps=args.at_steps, epochs=args.at_epochs,
-            batch_size=128, lr=1e-3, ramp_epochs=0.5, seed=args.seed, device=device, log=log,
-        )
-        info = {"settings": settings, "history": history, "train_seconds": round(time.perf_counter() - start, 2), "weights": str(path)}
-        save_weights(path, model)
-        meta_path.write_text(json.dumps(info, indent=2))
-        info["cached"] = False
-    model.eval()
-    return model, make_label_space("onehot", data.num_classes), info
 
 
 # -- the two evaluations ---------------------------------------------------------------------
@@ -461,11 +378,7 @@ def main(argv=None) -> int:
     y = data.test.labels.to(device)
     log(f"MNIST: {len(data.train)} training images, {len(x)} test images attacked; PGD-{args.steps}, eps {args.eps:g}, step {args.step_size:g}, batch {args.batch_size}")
 
-    models = {}
-    if "standard" in args.models:
-        models["standard"] = standard_model(args, args.cache, device, log)
-    if "adversarial" in args.models:
-        models["adversarial"] = adversarial_model(args, args.cache, device, data, log)
+    models = {kind: trained_model(kind, args, args.cache, device, log) for kind in args.models}
 
     comparisons, floors = [], []
     for kind, (model, space, info) in models.items():

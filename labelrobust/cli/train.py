@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 
-import torch.distributed as dist
-
 from labelrobust.cli.output import emit, format_table
 from labelrobust.cli.overrides import add_config_flags
 from labelrobust.config import load_config
 from labelrobust.runs import read_metrics
 from labelrobust.training import train
+from labelrobust.training.distributed import leave
 
 
 def add_parser(sub, name: str) -> None:
@@ -35,8 +34,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         run_dir = train(cfg, resume=args.resume, quiet=args.quiet)
     finally:
-        if dist.is_available() and dist.is_initialized():  # started by torchrun
-            dist.destroy_process_group()
+        leave()  # started by torchrun
     if os.environ.get("RANK", "0") != "0":
         return 0  # under torchrun only rank 0 reports
     rows = read_metrics(run_dir)

@@ -90,6 +90,9 @@ def from_environment(device: str) -> Distributed:
     return ctx
 
 
-def leave(ctx: Distributed) -> None:
-    if ctx.enabled and dist.is_initialized():
+def leave() -> None:
+    """Destroy the process group torchrun's processes joined, if any (every rank calls it once,
+    after its last collective), so the backend's worker threads stop while the interpreter is
+    still whole rather than during its teardown."""
+    if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

@@ -32,9 +32,12 @@ def free_port() -> int:
 
 
 def run(cmd, tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # faulthandler: a rank that aborts prints every thread's Python stack, so a failure says where
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
     done = subprocess.run(cmd, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    # the failing rank's own lines come first, torchrun's summary last
+    err = done.stderr if len(done.stderr) <= 6000 else done.stderr[:3000] + "\n[...]\n" + done.stderr[-3000:]
+    assert done.returncode == 0, err
     return done
 
 
