@@ -17,6 +17,7 @@ import sys
 from labelrobust.cli import attack, compare, evaluate, listing, train, transfer
 from labelrobust.cli.output import emit_error
 from labelrobust.errors import LabelRobustError
+from labelrobust.training.distributed import exit_process, launched_by_torchrun, leave
 
 COMMANDS = {"train": train, "evaluate": evaluate, "attack": attack, "compare": compare, "transfer": transfer, "list": listing}
 
@@ -31,6 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    code = _run_command(argv)
+    if launched_by_torchrun():  # every rank ends here once its command is done
+        leave()
+        exit_process(code)
+    return code
+
+
+def _run_command(argv: list[str] | None) -> int:
     try:
         # Flags are parsed into config overrides while argparse runs, so bad values raise here.
         args = build_parser().parse_args(argv)

@@ -10,7 +10,6 @@ from labelrobust.cli.overrides import add_config_flags
 from labelrobust.config import load_config
 from labelrobust.runs import read_metrics
 from labelrobust.training import train
-from labelrobust.training.distributed import leave
 
 
 def add_parser(sub, name: str) -> None:
@@ -31,10 +30,7 @@ def add_parser(sub, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
-    try:
-        run_dir = train(cfg, resume=args.resume, quiet=args.quiet)
-    finally:
-        leave()  # started by torchrun
+    run_dir = train(cfg, resume=args.resume, quiet=args.quiet)
     if os.environ.get("RANK", "0") != "0":
         return 0  # under torchrun only rank 0 reports
     rows = read_metrics(run_dir)

@@ -8,7 +8,8 @@ into N contiguous shards, and each rank's per-sample loss sum is divided by the 
 size times 1/N, so DDP's gradient average equals one process's mean over the whole batch:
 N processes follow the loss curve of one (up to floating-point reduction order, and the random
 starts of the inner attacks, which each rank draws from its own stream). Rank 0 writes every
-file; the others wait at a barrier.
+file; the others wait at a barrier. When the command is done, the command line destroys the
+group and ends each worker with ``exit_process`` (see there for why).
 
 Multi-node: run torchrun on every node with ``--nnodes``, ``--node_rank`` and a shared
 ``--rdzv_endpoint``; on GPUs set ``device: cuda`` (each process takes ``cuda:LOCAL_RANK``).
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
+from typing import NoReturn
 
 import torch
 import torch.distributed as dist
@@ -75,11 +78,13 @@ class Distributed:
 
 def from_environment(device: str) -> Distributed:
     """Join the process group torchrun describes, or return the single-process context."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    if not launched_by_torchrun():
         return Distributed()
+    world = int(os.environ["WORLD_SIZE"])
     if not dist.is_available():
         raise ConfigError("this torch build has no torch.distributed; run without torchrun")
+    if "RANK" not in os.environ:
+        raise ConfigError(f"WORLD_SIZE={world} is set but RANK is not; start the processes with torchrun, which sets both")
     ctx = Distributed(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
     if not dist.is_initialized():
         backend = "nccl" if device.startswith("cuda") else "gloo"
@@ -90,9 +95,30 @@ def from_environment(device: str) -> Distributed:
     return ctx
 
 
+def launched_by_torchrun() -> bool:
+    """Whether this process is one of several that torchrun started."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def leave() -> None:
-    """Destroy the process group torchrun's processes joined, if any (every rank calls it once,
-    after its last collective), so the backend's worker threads stop while the interpreter is
-    still whole rather than during its teardown."""
+    """Destroy the process group this process joined, if any (every rank, after its last collective)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def exit_process(code: int) -> NoReturn:
+    """End a torchrun worker at once with ``code``, skipping the interpreter's and the C++
+    runtime's teardown.
+
+    Why: DistributedDataParallel's reducer keeps its gloo process group, and the group's worker
+    threads (``gloo_tcp_loop``, ``pt_gloo_runloop``), alive for the rest of the process; with torch
+    2.14 they survive ``del ddp``, ``gc.collect()`` and ``destroy_process_group()``. A normal exit
+    then runs the C++ static destructors while those threads still run, and about one exit in
+    sixty (in this project's runs) aborted with "terminate called without an active exception" (SIGABRT), which torchrun
+    reports as a failed run although every file was written. Those files are closed by now
+    (atomic writes), so only the standard streams and logging need flushing.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)

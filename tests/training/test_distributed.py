@@ -18,6 +18,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from labelrobust.errors import ConfigError
 from labelrobust.runs import read_metrics
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -62,3 +63,25 @@ def test_two_gloo_processes_follow_the_single_process_curve(tmp_path, method):
         assert all(torch.allclose(wa[k], wb[k], atol=1e-4) for k in wa)
     summary = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert summary["epochs"] == 3
+
+
+def test_exit_process_flushes_the_streams_and_keeps_the_code():
+    code = "import logging, sys; from labelrobust.training.distributed import exit_process; print('table', end=''); logging.getLogger('x').warning('logged'); exit_process(3)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
+    assert done.stdout == "table"
+    assert "logged" in done.stderr
+
+
+def test_launched_by_torchrun_reads_world_size(monkeypatch):
+    from labelrobust.training.distributed import from_environment, launched_by_torchrun
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert not launched_by_torchrun() and not from_environment("cpu").enabled
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert not launched_by_torchrun()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert launched_by_torchrun()
+    monkeypatch.delenv("RANK", raising=False)
+    with pytest.raises(ConfigError, match="RANK is not"):
+        from_environment("cpu")
