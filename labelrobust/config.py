@@ -140,6 +140,10 @@ class TrainConfig:
     out: the folder that holds run directories; name: this run's directory (None: derived from
     dataset, model, label space and seed). checkpoint_every: also checkpoint every N batches
     inside an epoch (0: only at epoch ends) so a killed run loses at most N batches.
+    precision: ``fp32`` (default), ``bf16`` or ``fp16``: mixed precision for the training
+    forward passes, inner attack included (fp16 adds loss scaling); evaluation stays float32.
+    channels_last: store convolution weights and image batches as N×H×W×C while training.
+    Both: ``labelrobust.training.precision``.
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -154,6 +158,8 @@ class TrainConfig:
     out: str = "runs"
     name: str | None = None
     checkpoint_every: int = 0
+    precision: str = "fp32"
+    channels_last: bool = False
 
     def run_name(self) -> str:
         if self.name:
@@ -173,6 +179,9 @@ def validate(cfg: TrainConfig) -> TrainConfig:
             raise ConfigError(f"{key} must be ≥ 1, got {value}")
     if cfg.checkpoint_every < 0:
         raise ConfigError(f"checkpoint_every must be ≥ 0, got {cfg.checkpoint_every}")
+    from labelrobust.training.precision import autocast_dtype  # here: the training package imports this module
+
+    autocast_dtype(cfg.precision)
     if cfg.optim.lr <= 0:
         raise ConfigError(f"optim.lr must be > 0, got {cfg.optim.lr}")
     if not 0 <= cfg.optim.momentum < 1:

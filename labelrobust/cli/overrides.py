@@ -36,7 +36,7 @@ ALIASES = {
     "batch_size": ["--batch-size"],
     "checkpoint_every": ["--checkpoint-every"],
 }
-FLAGS = {"data.download": "--download", "optim.nesterov": "--nesterov"}
+FLAGS = {"data.download": "--download", "optim.nesterov": "--nesterov", "channels_last": "--channels-last"}
 DICT_FLAGS = {"labels.params": "--label-param", "model.options": "--model-option", "data.options": "--data-option"}
 
 
@@ -80,7 +80,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         names = [dotted, *ALIASES.get(key, [])]
         is_list = typing.get_origin(hint) is list or hint is list or "list" in str(hint)
         if key in FLAGS:
-            group.add_argument(FLAGS[key], dotted, nargs=0, action=_Override, key=key, constant=True, help=f"set {key} (default: {default})")
+            group.add_argument(*dict.fromkeys([FLAGS[key], dotted]), nargs=0, action=_Override, key=key, constant=True, help=f"set {key} (default: {default})")
         elif key in DICT_FLAGS:
             group.add_argument(DICT_FLAGS[key], metavar="KEY=VALUE", action=_Override, key=key, help=f"one entry of {key} (repeatable)")
         else:

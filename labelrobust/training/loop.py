@@ -37,6 +37,7 @@ from labelrobust.training.diagnostics import CLEAN_PROBE, EpochTally, histogram_
 from labelrobust.training.distributed import Distributed, from_environment
 from labelrobust.training.methods import BatchLosses, make_method
 from labelrobust.training.methods import describe as describe_method
+from labelrobust.training.precision import grad_scaler, training_forward
 from labelrobust.training.reweight import normalise
 from labelrobust.training.schedule import learning_rate, make_optimizer, set_learning_rate
 
@@ -107,9 +108,12 @@ def _diff_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
 def _fit(exp: Experiment, paths: RunPaths, method, weighting, *, resume: bool, quiet: bool, stop_after_batches: int | None, ctx: Distributed) -> Path:
     cfg, space, net, data = exp.config, exp.space, exp.model, exp.dataset
     device = ctx.device(cfg.device)
-    # Gradients are averaged over processes by DDP; the attacks query the bare network.
-    model = DistributedDataParallel(net, device_ids=[device] if device.startswith("cuda") else None) if ctx.enabled else net
+    # The training forward (autocast / channels-last, or the network itself); gradients are
+    # averaged over processes by DDP; the inner attacks query the forward without DDP.
+    forward = training_forward(net, device, cfg.precision, cfg.channels_last)
+    model = DistributedDataParallel(forward, device_ids=[device] if device.startswith("cuda") else None) if ctx.enabled else forward
     optimizer = make_optimizer(net.parameters(), cfg.optim)
+    scaler = grad_scaler(device, cfg.precision)
     augment = AUGMENTATIONS.get(cfg.data.augment)
     train_set = data.train
     # Soft-label spaces learn from the data's distributions; every other space from hard labels.
@@ -122,6 +126,8 @@ def _fit(exp: Experiment, paths: RunPaths, method, weighting, *, resume: bool, q
     progress = {"epoch": 0, "batch": 0, "tally": {}, "history": [], "best_val": None}
     if resume and paths.checkpoint.exists():
         progress = load_checkpoint(paths.checkpoint, net, optimizer, rank=ctx.rank, world_size=ctx.world_size)
+        if progress.get("grad_scaler"):
+            scaler.load_state_dict(progress["grad_scaler"])
         log.info("resuming %s at epoch %d, batch %d", paths.root, progress["epoch"] + 1, progress["batch"])
     elif resume:
         log.info("nothing to resume in %s; starting from scratch", paths.root)
@@ -147,7 +153,7 @@ def _fit(exp: Experiment, paths: RunPaths, method, weighting, *, resume: bool, q
                 method.start_batch(epoch + b / batches_per_epoch)
                 x = augment(train_set.float_images(idx).to(device))
                 y = labels[idx].to(device)
-                parts = method.losses(model, net, x, targets[idx].to(device), y)
+                parts = method.losses(model, forward, x, targets[idx].to(device), y)
                 weights = _instance_weights(weighting, space, parts, y, epoch, len(global_idx), ctx)
                 losses = parts.total(weights)
                 # sum / global batch size, times N because DDP averages the N gradients
@@ -159,8 +165,9 @@ def _fit(exp: Experiment, paths: RunPaths, method, weighting, *, resume: bool, q
                     )
                 _tally_batch(tally, method, weighting, space, y, parts, losses, weights)  # before the step: the weights the loss saw
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()  # fp16 only scales; otherwise these are backward and step
+                scaler.step(optimizer)
+                scaler.update()
                 batch_bar.update(1)
                 shown = (tally.correct, tally.seen) if tally.seen else (tally.adv_correct, tally.adv_seen)
                 batch_bar.set_postfix(loss=f"{tally.loss_sum / tally.loss_seen:.3f}", acc=f"{shown[0] / max(shown[1], 1):.3f}")
@@ -168,12 +175,13 @@ def _fit(exp: Experiment, paths: RunPaths, method, weighting, *, resume: bool, q
                 done_batch = b + 1
                 stopping = stop_after_batches is not None and ran >= stop_after_batches
                 if done_batch < batches_per_epoch and (stopping or (cfg.checkpoint_every and done_batch % cfg.checkpoint_every == 0)):
-                    progress.update(epoch=epoch, batch=done_batch, tally=_combined(tally, ctx).to_json())
+                    progress.update(epoch=epoch, batch=done_batch, tally=_combined(tally, ctx).to_json(), grad_scaler=scaler.state_dict())
                     _save_checkpoint(paths, net, optimizer, progress, ctx)
                 if stopping and done_batch < batches_per_epoch:
                     return paths.root
             batch_bar.close()
             tally = _combined(tally, ctx)
+            progress["grad_scaler"] = scaler.state_dict()
             record = _end_epoch(exp, paths, epoch, tally, method, weighting, time.perf_counter() - started, optimizer, progress, ctx)
             epoch_bar.update(1)
             epoch_bar.set_postfix(loss=f"{record['train_loss']:.3f}", acc=f"{record['train_acc']:.3f}")
