@@ -20,8 +20,8 @@ a uniform random start, the last iterate trained on with cross-entropy, SGD (lr 
   the backward and the optimiser step.
 
 ``--precision bf16|fp16`` and ``--channels-last`` apply to both sides (autocast, loss scaling
-for fp16, N×H×W×C layout), for GPU images/s; on a CPU without 16-bit matrix units they are
-slower than float32.
+for fp16, N×H×W×C layout), for GPU images/s; on a CPU, bf16 pays off only with bfloat16
+instructions (AVX512-BF16, AMX), and fp16 is slow.
 
 The two alternate (``--repeats`` each, the first of each discarded as warm-up when
 ``--repeats`` > 1). Target (issue 4): labelrobust's throughput ≥ 0.95× the minimal loop's.

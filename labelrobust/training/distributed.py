@@ -111,12 +111,13 @@ def exit_process(code: int) -> NoReturn:
     runtime's teardown.
 
     Why: DistributedDataParallel's reducer keeps its gloo process group, and the group's worker
-    threads (``gloo_tcp_loop``, ``pt_gloo_runloop``), alive for the rest of the process; with torch
-    2.14 they survive ``del ddp``, ``gc.collect()`` and ``destroy_process_group()``. A normal exit
-    then runs the C++ static destructors while those threads still run, and about one exit in
-    sixty (in this project's runs) aborted with "terminate called without an active exception" (SIGABRT), which torchrun
-    reports as a failed run although every file was written. Those files are closed by now
-    (atomic writes), so only the standard streams and logging need flushing.
+    threads (``gloo_tcp_loop``, ``pt_gloo_runloop``), alive for the rest of the process; with
+    torch 2.14 they survive ``del ddp``, ``gc.collect()`` and ``destroy_process_group()``. A
+    normal exit then runs the C++ static destructors while those threads still run; in this
+    project's runs about one exit in sixty aborted with "terminate called without an active
+    exception" (SIGABRT), which torchrun reports as a failed run although every file was
+    written. Those files are closed by now (atomic writes), so only the standard streams and
+    logging need flushing.
     """
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):

@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 
 from labelrobust.errors import ConfigError
 from labelrobust.runs import read_metrics
+from labelrobust.training.distributed import from_environment, launched_by_torchrun
 
 PROJECT = Path(__file__).resolve().parents[2]
 ARGS = ["--dataset", "digits", "--train-size", "512", "--test-size", "100", "--model", "mnist-cnn", "--model-option", "width=8",
@@ -66,7 +67,7 @@ def test_two_gloo_processes_follow_the_single_process_curve(tmp_path, method):
 
 
 def test_exit_process_flushes_the_streams_and_keeps_the_code():
-    code = "import logging, sys; from labelrobust.training.distributed import exit_process; print('table', end=''); logging.getLogger('x').warning('logged'); exit_process(3)"
+    code = "import logging; from labelrobust.training.distributed import exit_process; print('table', end=''); logging.getLogger('x').warning('logged'); exit_process(3)"
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 3
     assert done.stdout == "table"
@@ -74,8 +75,6 @@ def test_exit_process_flushes_the_streams_and_keeps_the_code():
 
 
 def test_launched_by_torchrun_reads_world_size(monkeypatch):
-    from labelrobust.training.distributed import from_environment, launched_by_torchrun
-
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert not launched_by_torchrun() and not from_environment("cpu").enabled
     monkeypatch.setenv("WORLD_SIZE", "1")

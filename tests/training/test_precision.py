@@ -24,9 +24,14 @@ def digits_batch(trained):
     return exp, exp.dataset.test.float_images(slice(0, 64))
 
 
-def fresh_copy(exp):
-    """A copy of the fixture's network, so converting its layout leaves the shared one alone."""
-    return copy.deepcopy(exp.model)
+def wrapped_outputs(exp, x, precision, channels_last):
+    """(copy of the fixture's network, its float32 outputs, the training forward, its outputs);
+    the copy keeps layout changes away from the shared model."""
+    net = copy.deepcopy(exp.model)
+    with torch.no_grad():
+        reference = net(x)
+        forward = training_forward(net, "cpu", precision, channels_last)
+        return net, reference, forward, forward(x)
 
 
 def test_fp32_in_the_default_layout_is_the_network_itself(digits_batch):
@@ -37,12 +42,7 @@ def test_fp32_in_the_default_layout_is_the_network_itself(digits_batch):
 
 
 def test_bf16_forward_gives_float32_outputs_close_to_fp32(digits_batch):
-    exp, x = digits_batch
-    net = fresh_copy(exp)
-    with torch.no_grad():
-        reference = net(x)
-        forward = training_forward(net, "cpu", "bf16", channels_last=False)
-        mixed = forward(x)
+    net, reference, forward, mixed = wrapped_outputs(*digits_batch, "bf16", channels_last=False)
     assert isinstance(forward, TrainingForward) and list(forward.parameters()) == list(net.parameters())
     assert mixed.dtype == torch.float32
     assert not torch.equal(mixed, reference)  # autocast really ran the layers in 16 bits
@@ -51,12 +51,7 @@ def test_bf16_forward_gives_float32_outputs_close_to_fp32(digits_batch):
 
 
 def test_channels_last_converts_the_weights_and_keeps_the_outputs(digits_batch):
-    exp, x = digits_batch
-    net = fresh_copy(exp)
-    with torch.no_grad():
-        reference = net(x)
-        forward = training_forward(net, "cpu", "fp32", channels_last=True)
-        out = forward(x)
+    net, reference, _, out = wrapped_outputs(*digits_batch, "fp32", channels_last=True)
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convs)
     assert torch.allclose(out, reference, atol=1e-5, rtol=1e-5)
