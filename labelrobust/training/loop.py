@@ -175,14 +175,13 @@ def _fit(exp: Experiment, paths: RunPaths, method, weighting, *, resume: bool, q
                 done_batch = b + 1
                 stopping = stop_after_batches is not None and ran >= stop_after_batches
                 if done_batch < batches_per_epoch and (stopping or (cfg.checkpoint_every and done_batch % cfg.checkpoint_every == 0)):
-                    progress.update(epoch=epoch, batch=done_batch, tally=_combined(tally, ctx).to_json(), grad_scaler=scaler.state_dict())
-                    _save_checkpoint(paths, net, optimizer, progress, ctx)
+                    progress.update(epoch=epoch, batch=done_batch, tally=_combined(tally, ctx).to_json())
+                    _save_checkpoint(paths, net, optimizer, scaler, progress, ctx)
                 if stopping and done_batch < batches_per_epoch:
                     return paths.root
             batch_bar.close()
             tally = _combined(tally, ctx)
-            progress["grad_scaler"] = scaler.state_dict()
-            record = _end_epoch(exp, paths, epoch, tally, method, weighting, time.perf_counter() - started, optimizer, progress, ctx)
+            record = _end_epoch(exp, paths, epoch, tally, method, weighting, time.perf_counter() - started, optimizer, scaler, progress, ctx)
             epoch_bar.update(1)
             epoch_bar.set_postfix(loss=f"{record['train_loss']:.3f}", acc=f"{record['train_acc']:.3f}")
             if stop_after_batches is not None and ran >= stop_after_batches:
@@ -222,14 +221,15 @@ def _combined(tally: EpochTally, ctx: Distributed) -> EpochTally:
     return EpochTally.combine([EpochTally.from_tensor(t) for t in ctx.gather(tally.to_tensor())])
 
 
-def _save_checkpoint(paths: RunPaths, net, optimizer, progress: dict, ctx: Distributed) -> None:
+def _save_checkpoint(paths: RunPaths, net, optimizer, scaler, progress: dict, ctx: Distributed) -> None:
+    progress["grad_scaler"] = scaler.state_dict()  # fp16 loss scale and growth counter ({} when disabled)
     rng_states = ctx.gather(torch.get_rng_state())  # every rank's stream, so a resume continues each
     if ctx.is_main:
         save_checkpoint(paths.checkpoint, net, optimizer, progress, rng_states=rng_states)
     ctx.barrier()
 
 
-def _end_epoch(exp: Experiment, paths: RunPaths, epoch: int, tally: EpochTally, method, weighting, seconds: float, optimizer, progress: dict, ctx: Distributed) -> dict:
+def _end_epoch(exp: Experiment, paths: RunPaths, epoch: int, tally: EpochTally, method, weighting, seconds: float, optimizer, scaler, progress: dict, ctx: Distributed) -> dict:
     record = {
         "epoch": epoch + 1,
         "lr": optimizer.param_groups[0]["lr"],
@@ -253,7 +253,7 @@ def _end_epoch(exp: Experiment, paths: RunPaths, epoch: int, tally: EpochTally, 
         # Weights first, then the checkpoint that records the epoch as done, then the metrics
         # file: a kill between any two leaves a checkpoint that resumes correctly.
         save_weights(paths.weights, exp.model)
-    _save_checkpoint(paths, exp.model, optimizer, progress, ctx)
+    _save_checkpoint(paths, exp.model, optimizer, scaler, progress, ctx)
     if ctx.is_main:
         atomic_write_text(paths.metrics, "".join(json.dumps(r) + "\n" for r in progress["history"]))
         log.info("epoch %d: %s", epoch + 1, {k: v for k, v in record.items() if not k.endswith("_hist")})
