@@ -11,6 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from labelrobust.errors import OutputError
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
@@ -22,11 +24,42 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp creates 0600; a run's files follow the user's umask like any other file (so a
+        # colleague on a shared cluster can read them).
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def require_writable_dir(directory: str | Path, what: str, hint: str = "") -> Path:
+    """Create ``directory`` if needed and check it can be written; OutputError (one line) otherwise.
+
+    Called before any work starts, so a read-only run directory or an output path that is a
+    file fails at once instead of after an hour of attacks.
+    """
+    directory = Path(directory)
+    hint = f"; {hint}" if hint else ""
+    for parent in [directory, *directory.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{what} {directory} cannot be created: {parent} is a file, not a folder{hint}")
+            break
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"{what} {directory} cannot be created ({err.strerror}){hint}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {directory} is not writable (permission denied){hint}")
+    return directory
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it: set, then restore at once
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

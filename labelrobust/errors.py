@@ -19,3 +19,7 @@ class DataError(LabelRobustError, ValueError):
 
 class CheckpointError(LabelRobustError, ValueError):
     """A run directory or checkpoint is missing, incomplete or does not match its config."""
+
+
+class OutputError(LabelRobustError, OSError):
+    """A place labelrobust must write to is not a folder, or not writable."""

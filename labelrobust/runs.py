@@ -13,7 +13,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +26,13 @@ import yaml
 from labelrobust.config import TrainConfig, from_dict, to_dict, validate
 from labelrobust.data import Dataset, load_dataset
 from labelrobust.data.augment import AUGMENTATIONS
+from labelrobust.devices import resolve_device
 from labelrobust.errors import CheckpointError, ConfigError
 from labelrobust.labels import LabelSpace, make_label_space
 from labelrobust.models import build_model
 from labelrobust.models.weights import load_weights
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -125,13 +131,17 @@ def config_yaml(cfg: TrainConfig) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
 
 
-def load_run(run_dir: str | Path, weights: str = "latest") -> Experiment:
+def load_run(run_dir: str | Path, weights: str = "latest", device: str | None = None) -> Experiment:
     """Rebuild a trained run: its data and label space, and its model with the saved weights.
 
     ``weights``: ``latest`` (model.safetensors) or ``best-val`` (model-best-val.safetensors).
+    ``device``: where the model and the evaluation run (``exp.config.device`` is set to it);
+    None means the device the run trained on when this machine has it, else the CPU — so a run
+    trained on a GPU is evaluated on a laptop and vice versa.
     """
     paths = RunPaths(Path(run_dir))
     cfg = read_config(run_dir)
+    cfg = dataclasses.replace(cfg, device=_evaluation_device(cfg.device, device))
     files = {"latest": paths.weights, "best-val": paths.best_weights}
     if weights not in files:
         raise ConfigError(f"weights must be one of {', '.join(files)}, got {weights!r}")
@@ -141,6 +151,25 @@ def load_run(run_dir: str | Path, weights: str = "latest") -> Experiment:
     load_weights(files[weights], exp.model)
     exp.model.eval()
     return exp
+
+
+def _evaluation_device(trained_on: str, requested: str | None) -> str:
+    if requested is not None:
+        return resolve_device(requested, "--device")
+    try:
+        return resolve_device(trained_on)
+    except ConfigError:
+        log.warning("the run trained on %s, which this machine lacks; using the CPU (pass --device to choose)", trained_on)
+        return "cpu"
+
+
+def weights_sha256(path: str | Path) -> str:
+    """The SHA-256 of a weights file: what evaluation results record, to tell when they go stale."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

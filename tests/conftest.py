@@ -26,6 +26,24 @@ def data_root() -> Path:
     return SHARED_DATASETS
 
 
+def devices_under_test() -> list[str]:
+    """The devices contract tests run on: ``cpu`` always, plus ``cuda`` when one is present.
+
+    ``LABELROBUST_TEST_DEVICE`` (e.g. ``cuda`` or ``cpu,cuda:1``) replaces the automatic choice,
+    so a GPU node can run the suite on exactly the devices it names.
+    """
+    chosen = os.environ.get("LABELROBUST_TEST_DEVICE")
+    if chosen:
+        return [d.strip() for d in chosen.split(",") if d.strip()]
+    return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+
+@pytest.fixture(params=devices_under_test())
+def device(request) -> str:
+    """Parametrises a contract test over ``devices_under_test()``; the test gets the device name."""
+    return request.param
+
+
 @pytest.fixture(autouse=True)
 def _seeded_torch():
     torch.manual_seed(0)

@@ -48,6 +48,21 @@ class ThreatModel(ABC):
             raise ConfigError(f"{self.norm} eps must be a finite number ≥ 0, got {eps}")
 
     @abstractmethod
+    def diameter(self, input_shape: tuple[int, ...]) -> float:
+        """The largest distance in this norm between two inputs of ``[0, 1]^input_shape``."""
+
+    def check_domain(self, input_shape: tuple[int, ...], where: str = "eps") -> None:
+        """Refuse a radius larger than the whole input domain (e.g. an L2 eps of 100 on 8×8
+        images, whose L2 diameter is 8): every input would be reachable, which is never meant."""
+        limit = self.diameter(tuple(input_shape))
+        if self.eps > limit:
+            shape = "×".join(map(str, input_shape))
+            raise ConfigError(
+                f"{where} {self.eps:g} ({self.norm}) exceeds the largest {self.norm} distance between two "
+                f"{shape} inputs in [0, 1] ({limit:g}); every input would be reachable — was eps meant for another scale?"
+            )
+
+    @abstractmethod
     def random_start(self, x: Tensor) -> Tensor:
         """A random perturbation inside the ball, shaped like ``x``."""
 
@@ -72,6 +87,9 @@ class Linf(ThreatModel):
         if not math.isfinite(eps) or not 0.0 <= eps <= 1.0:
             raise ConfigError(f"L∞ eps must lie in [0, 1] (pixels are in [0, 1]; write 8/255, not 8), got {eps:g}")
 
+    def diameter(self, input_shape: tuple[int, ...]) -> float:
+        return 1.0
+
     def random_start(self, x: Tensor) -> Tensor:
         return torch.empty_like(x).uniform_(-self.eps, self.eps)
 
@@ -86,6 +104,9 @@ class L2(ThreatModel):
     """``‖δ‖₂ ≤ eps``."""
 
     norm = "l2"
+
+    def diameter(self, input_shape: tuple[int, ...]) -> float:
+        return math.sqrt(math.prod(input_shape))
 
     def random_start(self, x: Tensor) -> Tensor:
         # Uniform in the ball: a Gaussian direction scaled by eps·U^(1/D).
