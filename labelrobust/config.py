@@ -2,164 +2,161 @@
 
 One definition serves the API, the YAML files and the command line: every field below is a
 ``--section.field`` flag of ``labelrobust train`` with the same default, and unknown keys are
-errors (a typo never passes silently). Values given on the command line are parsed as YAML
-scalars, so ``--optim.lr 0.05``, ``--data.classes [cat,dog]`` and ``--labels.params.eps 0.2``
-all work.
+errors (a typo never passes silently). Every section checks its types when it is built and
+``TrainConfig`` validates the whole (``validate``), so ``TrainConfig(batch_size=0)`` fails at
+once, whichever way it was made. Files and command-line values are read as YAML 1.2
+(``labelrobust.yaml_values``), so ``--lr 6e-5``, ``lr: 1e-3``, ``--data.classes [cat,dog]`` and
+``--labels.params.lam inf`` all work; float fields also take those spellings as strings.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
-import yaml
-
+from labelrobust.devices import check_device_name
 from labelrobust.errors import ConfigError
+from labelrobust.yaml_values import load_yaml, parse_value
+
+
+def _field(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = None, allow_inf: bool = False) -> Any:
+    """A config field with its ``--help`` text (components describe themselves: the flag help
+    and the docs come from here)."""
+    meta = {"help": help, "allow_inf": allow_inf}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+class _Section:
+    """Every config section checks its own field types when it is built — from YAML, flags or
+    the Python API alike — and reads the float spellings people write (``1e-3``, ``inf``)."""
+
+    section: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            path = f"{self.section}.{f.name}" if self.section else f.name
+            value = _coerce(getattr(self, f.name), hints[f.name], path, f.metadata.get("allow_inf", False))
+            object.__setattr__(self, f.name, value)  # frozen: the documented way to normalise in __post_init__
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    """Which data and which part of it.
+class DataConfig(_Section):
+    """Which data and which part of it (``labelrobust list datasets``)."""
 
-    name: a registered dataset (``labelrobust datasets`` lists them).
-    root: data root; None means ``$LABELROBUST_DATA_ROOT`` or ``./data``.
-    download: fetch missing files (needs internet; never used in tests).
-    train_size / test_size: seeded stratified subsets (None: the whole split).
-    val_size: a seeded stratified validation split taken from train (0: none). Select
-      checkpoints on it, never on the test split.
-    seed: seed of the subsets; None means the run's seed.
-    classes: keep only these classes (names or indices), relabelled in this order.
-    imbalance: {class: fraction} kept of those classes in the train split.
-    options: dataset-specific options, e.g. {on_mismatch: refuse} for softcifar10.
-    augment: training-time augmentation, ``none`` or ``crop-flip`` (random crop with 4-pixel
-      padding and horizontal flip, the usual CIFAR choice).
-    """
-
-    name: str = "digits"
-    root: str | None = None
-    download: bool = False
-    train_size: int | None = None
-    test_size: int | None = None
-    val_size: int = 0
-    seed: int | None = None
-    classes: list | None = None
-    imbalance: dict | None = None
-    options: dict = field(default_factory=dict)
-    augment: str = "none"
+    section: ClassVar[str] = "data"
+    name: str = _field("digits", "a registered dataset (labelrobust list datasets)")
+    root: str | None = _field(None, "data root folder; None: $LABELROBUST_DATA_ROOT, else ./data")
+    download: bool = _field(False, "fetch missing public datasets (needs internet)")
+    train_size: int | None = _field(None, "seeded stratified subset of the training split (None: all; ≥ number of classes)")
+    test_size: int | None = _field(None, "seeded stratified subset of the test split (None: all)")
+    val_size: int = _field(0, "validation split taken from train, stratified (0: none); select checkpoints on it, never on test")
+    seed: int | None = _field(None, "seed of the subsets (None: the run's seed)")
+    classes: list | None = _field(None, "keep only these classes (names or indices), relabelled in this order")
+    imbalance: dict | None = _field(None, "{class: fraction} kept of those classes in the train split")
+    options: dict = _field(help="dataset-specific options, e.g. on_mismatch=refuse for softcifar10", factory=dict)
+    augment: str = _field("none", "training-time augmentation: none, or crop-flip (4-pixel padded random crop + horizontal flip)")
 
 
 @dataclass(frozen=True)
-class LabelConfig:
+class LabelConfig(_Section):
     """The label space (``labelrobust.labels``) and its parameters, e.g. {eps: 0.1}."""
 
-    name: str = "onehot"
-    params: dict = field(default_factory=dict)
+    section: ClassVar[str] = "labels"
+    name: str = _field("onehot", "a registered label space (labelrobust list label-spaces)")
+    params: dict = _field(help="label-space parameters, e.g. scale=350 for binary", factory=dict)
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """A registered model (``labelrobust models`` lists them) and its builder options."""
+class ModelConfig(_Section):
+    """A registered model (``labelrobust list models``) and its builder options."""
 
-    name: str = "mnist-cnn"
-    options: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class OptimConfig:
-    """SGD and its learning-rate schedule.
-
-    schedule: ``constant``, ``multistep`` (multiply by ``gamma`` at each epoch in ``milestones``)
-    or ``cosine`` (cosine annealing to 0 over all epochs, stepped per epoch).
-    """
-
-    lr: float = 0.05
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 5e-4
-    schedule: str = "constant"
-    milestones: list = field(default_factory=list)
-    gamma: float = 0.1
+    section: ClassVar[str] = "model"
+    name: str = _field("mnist-cnn", "a registered model (labelrobust list models); the head size comes from the label space")
+    options: dict = _field(help="builder options of the model, e.g. width=16", factory=dict)
 
 
 @dataclass(frozen=True)
-class MethodConfig:
+class OptimConfig(_Section):
+    """SGD and its learning-rate schedule."""
+
+    section: ClassVar[str] = "optim"
+    lr: float = _field(0.05, "SGD learning rate")
+    momentum: float = _field(0.9, "SGD momentum, in [0, 1)")
+    nesterov: bool = _field(False, "Nesterov momentum")
+    weight_decay: float = _field(5e-4, "L2 weight decay")
+    schedule: str = _field("constant", "constant, multistep (×gamma at each milestone epoch) or cosine (to 0 over all epochs, per epoch)")
+    milestones: list = _field(help="epochs at which multistep multiplies the lr by gamma, e.g. 75,90", factory=list)
+    gamma: float = _field(0.1, "multistep factor")
+
+
+@dataclass(frozen=True)
+class MethodConfig(_Section):
     """How a training batch becomes a loss (``labelrobust.training.methods``; methods.md §2–§4).
 
-    name: ``standard``, ``noise`` (Gaussian-noise retraining), ``at`` (Madry PGD adversarial
-      training), ``trades``, ``mart``, ``wpgd``, or a reweighted composite: ``mail-at``,
-      ``mail-trades``, ``mail-mart`` (probability-margin weights, MAIL) and ``clirat``,
-      ``clir-trades``, ``clir-mart`` (confused-label margin weights, CLIRAT).
-    eps, norm: the inner attack's threat model (``linf`` or ``l2``); eps is required by every
-      adversarial method (no silent default: 0.3 is MNIST's, 8/255 CIFAR's) and accepts ``8/255``.
-    steps, step_size, random_start: the inner PGD; step_size None means 2.5·eps/steps (2/255 for
-      eps 8/255 and 10 steps, as CLIRAT trains).
-    eps_warmup: epochs over which eps and the step size ramp linearly from 0 (per batch); 0 means
-      the full eps from the first batch. Small models on MNIST at eps 0.3 need a few.
-    objective: what the inner PGD maximises; None means the method's own (at, mart, noise: the
-      label space's training loss; trades: KL(p(x) ‖ p(x')); wpgd: the Wasserstein loss).
-      ``margin``, ``ce`` or ``dlr`` attack the label space's scores instead.
-    trades_beta: TRADES β (None: 6.0, or 5.0 for mail-/clir-trades as CLIRAT trains).
-    mart_lambda: MART λ (None: 6.0).
-    reweight: per-sample weights, ``none``, ``pm`` or ``cl-pm``; None means the composite name's.
-    gamma, bias: ω = sigmoid(−gamma·(margin − bias)) (γ and β of methods.md §3); None: 10 and
-      −0.5 for the AT composites, 2 and 0 for the TRADES/MART ones (CLIRAT's settings).
-    burn_in: epochs during which every weight is 1 (CLIRAT: 75).
-    noise_std: σ of the Gaussian noise of ``noise`` (required there), in [0, 1] pixel units.
-    cost, power, wasserstein_lam: WPGD's label metric C (a K×K list or a .npy/.csv/.txt file;
-      None: 1 − I), its power p and the λ of the entropy term of the Wasserstein loss.
+    ``objective`` None means the method's own: at, mart, noise: the label space's training loss;
+    trades: KL(p(x) ‖ p(x')); wpgd: the Wasserstein loss. The composites ``mail-*`` (probability
+    margin, MAIL) and ``clir*`` (confused-label margin, CLIRAT) set ``reweight`` and γ, β:
+    10 and −0.5 with AT, 2 and 0 with TRADES/MART (CLIRAT's settings).
     """
 
-    name: str = "standard"
-    eps: float | str | None = None
-    norm: str = "linf"
-    steps: int = 10
-    step_size: float | str | None = None
-    random_start: bool = True
-    eps_warmup: int = 0
-    objective: str | None = None
-    trades_beta: float | None = None
-    mart_lambda: float | None = None
-    reweight: str | None = None
-    gamma: float | None = None
-    bias: float | None = None
-    burn_in: int = 0
-    noise_std: float | None = None
-    cost: str | list | None = None
-    power: float = 1.0
-    wasserstein_lam: float = 1.0
+    section: ClassVar[str] = "method"
+    name: str = _field("standard", "standard, noise, at, trades, mart, wpgd, or mail-at/-trades/-mart, clirat, clir-trades, clir-mart")
+    eps: float | str | None = _field(None, "inner attack radius, required by adversarial methods (0.3 MNIST, 8/255 CIFAR); fractions allowed")
+    norm: str = _field("linf", "inner attack norm: linf or l2")
+    steps: int = _field(10, "inner PGD steps")
+    step_size: float | str | None = _field(None, "inner PGD step (None: 2.5·eps/steps)")
+    random_start: bool = _field(True, "inner PGD starts at a random point of the ball")
+    eps_warmup: int = _field(0, "epochs over which eps and the step ramp up linearly from 0 (0: full eps at once)")
+    objective: str | None = _field(None, "what the inner PGD maximises: None (the method's own), margin, ce or dlr on the scores")
+    trades_beta: float | None = _field(None, "TRADES β (None: 6, or 5 for mail-/clir-trades)")
+    mart_lambda: float | None = _field(None, "MART λ (None: 6)")
+    reweight: str | None = _field(None, "per-sample weights: none, pm (MAIL) or cl-pm (CLIRAT); None: the composite's")
+    gamma: float | None = _field(None, "weights sigmoid(−gamma·(margin − bias)): γ (None: the composite's)")
+    bias: float | None = _field(None, "weights sigmoid(−gamma·(margin − bias)): β (None: the composite's)")
+    burn_in: int = _field(0, "epochs during which every weight is 1 (CLIRAT: 75)")
+    noise_std: float | None = _field(None, "σ of the Gaussian noise of the noise method, in [0, 1] pixel units")
+    cost: str | list | None = _field(None, "WPGD label metric C: a K×K list or a .npy/.csv/.txt file (None: 1 − I)")
+    power: float = _field(1.0, "WPGD power p of the metric")
+    wasserstein_lam: float = _field(1.0, "λ of the entropy term of the Wasserstein loss (inf drops it)", allow_inf=True)
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """A whole training run.
+class TrainConfig(_Section):
+    """A whole training run; checked as a whole when it is built (``validate``).
 
-    out: the folder that holds run directories; name: this run's directory (None: derived from
-    dataset, model, label space and seed). checkpoint_every: also checkpoint every N batches
-    inside an epoch (0: only at epoch ends) so a killed run loses at most N batches.
-    precision: ``fp32`` (default), ``bf16`` or ``fp16``: mixed precision for the training
-    forward passes, inner attack included (fp16 adds loss scaling); evaluation stays float32.
-    channels_last: store convolution weights and image batches as N×H×W×C while training.
-    Both: ``labelrobust.training.precision``.
+    The run directory is ``out/name``. Mixed precision and channels-last:
+    ``labelrobust.training.precision``; evaluation always stays float32.
     """
 
-    data: DataConfig = field(default_factory=DataConfig)
-    labels: LabelConfig = field(default_factory=LabelConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    method: MethodConfig = field(default_factory=MethodConfig)
-    epochs: int = 10
-    batch_size: int = 128
-    seed: int = 0
-    device: str = "cpu"
-    out: str = "runs"
-    name: str | None = None
-    checkpoint_every: int = 0
-    precision: str = "fp32"
-    channels_last: bool = False
+    data: DataConfig = _field(help="the data section (DataConfig)", factory=DataConfig)
+    labels: LabelConfig = _field(help="the label space section (LabelConfig)", factory=LabelConfig)
+    model: ModelConfig = _field(help="the model section (ModelConfig)", factory=ModelConfig)
+    optim: OptimConfig = _field(help="the optimiser section (OptimConfig)", factory=OptimConfig)
+    method: MethodConfig = _field(help="the training method section (MethodConfig)", factory=MethodConfig)
+    epochs: int = _field(10, "training epochs; may grow on --resume")
+    batch_size: int = _field(128, "global mini-batch size (split across processes under torchrun)")
+    seed: int = _field(0, "seed of initialisation, batch order, subsets and random starts")
+    device: str = _field("cpu", "cpu, cuda, cuda:N or mps (may change on --resume)")
+    out: str = _field("runs", "the folder that holds run directories")
+    name: str | None = _field(None, "this run's directory name, one path component (None: dataset-model-labels[-method]-seedN)")
+    checkpoint_every: int = _field(0, "also checkpoint every N batches inside an epoch (0: at epoch ends); set it for preemptible jobs")
+    precision: str = _field("fp32", "fp32, bf16 or fp16 (with loss scaling) for the training forward passes")
+    channels_last: bool = _field(False, "N×H×W×C memory layout while training")
+    divergence_factor: float = _field(
+        1000.0, "stop when a batch's loss exceeds this multiple of the run's first-batch loss (0: never; NaN/inf always stop)"
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        validate(self)
 
     def run_name(self) -> str:
         if self.name:
@@ -168,45 +165,102 @@ class TrainConfig:
         return f"{self.data.name}-{self.model.name}-{self.labels.name}{method}-seed{self.seed}"
 
 
+RUN_LOCATION_KEYS = ("out", "name", "device", "checkpoint_every", "divergence_factor", "data.root", "data.download")
+"""Keys that say where and how a run executes, not what it computes: they may change on resume."""
+
 SCHEDULES = ("constant", "multistep", "cosine")
 
 
 def validate(cfg: TrainConfig) -> TrainConfig:
     """Range checks that types alone cannot express; raise ConfigError naming the key."""
-    positive = {"epochs": cfg.epochs, "batch_size": cfg.batch_size}
-    for key, value in positive.items():
-        if value < 1:
-            raise ConfigError(f"{key} must be ≥ 1, got {value}")
-    if cfg.checkpoint_every < 0:
-        raise ConfigError(f"checkpoint_every must be ≥ 0, got {cfg.checkpoint_every}")
+    _check_run_level(cfg)
+    _check_optim(cfg.optim)
+    _check_method(cfg.method)
+    _check_data(cfg.data)
+    return cfg
+
+
+def _at_least(key: str, value: int | float | None, low: int | float) -> None:
+    if value is not None and value < low:
+        raise ConfigError(f"{key} must be ≥ {low}, got {value}")
+
+
+def _check_run_level(cfg: TrainConfig) -> None:
+    _at_least("epochs", cfg.epochs, 1)
+    _at_least("batch_size", cfg.batch_size, 1)
+    _at_least("seed", cfg.seed, 0)
+    _at_least("checkpoint_every", cfg.checkpoint_every, 0)
+    _at_least("divergence_factor", cfg.divergence_factor, 0)
+    if 0 < cfg.divergence_factor <= 1:
+        raise ConfigError(f"divergence_factor must be 0 (off) or > 1, got {cfg.divergence_factor}")
+    check_device_name(cfg.device)
+    if not cfg.out.strip():
+        raise ConfigError("out must name a folder, got an empty string")
+    if cfg.name is not None:
+        check_run_name(cfg.name)
     from labelrobust.training.precision import autocast_dtype  # here: the training package imports this module
 
     autocast_dtype(cfg.precision)
-    if cfg.optim.lr <= 0:
-        raise ConfigError(f"optim.lr must be > 0, got {cfg.optim.lr}")
-    if not 0 <= cfg.optim.momentum < 1:
-        raise ConfigError(f"optim.momentum must be in [0, 1), got {cfg.optim.momentum}")
-    if cfg.optim.nesterov and cfg.optim.momentum == 0:
+
+
+def check_run_name(name: str) -> str:
+    """A run name is one path component: no separators, not ``.``/``..``, not empty."""
+    if not name or name in (".", "..") or any(sep in name for sep in ("/", "\\", "\0")) or name != name.strip():
+        raise ConfigError(
+            f"name must be a single folder name (no '/', not '.' or '..', no surrounding spaces), got {name!r}; "
+            f"use out to choose the parent folder"
+        )
+    return name
+
+
+def _check_optim(o: OptimConfig) -> None:
+    if o.lr <= 0:
+        raise ConfigError(f"optim.lr must be > 0, got {o.lr}")
+    if not 0 <= o.momentum < 1:
+        raise ConfigError(f"optim.momentum must be in [0, 1), got {o.momentum}")
+    if o.nesterov and o.momentum == 0:
         raise ConfigError("optim.nesterov needs optim.momentum > 0")
-    if cfg.optim.weight_decay < 0:
-        raise ConfigError(f"optim.weight_decay must be ≥ 0, got {cfg.optim.weight_decay}")
-    if cfg.optim.schedule not in SCHEDULES:
-        raise ConfigError(f"optim.schedule must be one of {', '.join(SCHEDULES)}, got {cfg.optim.schedule!r}")
-    if cfg.optim.schedule == "multistep":
-        if not cfg.optim.milestones or any(not isinstance(m, int) or m < 1 for m in cfg.optim.milestones):
+    _at_least("optim.weight_decay", o.weight_decay, 0)
+    if o.gamma <= 0:
+        raise ConfigError(f"optim.gamma must be > 0, got {o.gamma}")
+    if o.schedule not in SCHEDULES:
+        raise ConfigError(f"optim.schedule must be one of {', '.join(SCHEDULES)}, got {o.schedule!r}")
+    if o.schedule == "multistep":
+        if not o.milestones or any(not isinstance(m, int) or isinstance(m, bool) or m < 1 for m in o.milestones):
             raise ConfigError(
-                f"optim.milestones must be a non-empty list of epochs ≥ 1 for the multistep schedule, "
-                f"got {cfg.optim.milestones!r}"
+                f"optim.milestones must be a non-empty list of epochs ≥ 1 for the multistep schedule, got {o.milestones!r}"
             )
-    if cfg.method.steps < 1:
-        raise ConfigError(f"method.steps must be ≥ 1, got {cfg.method.steps}")
-    if cfg.method.eps_warmup < 0:
-        raise ConfigError(f"method.eps_warmup must be ≥ 0, got {cfg.method.eps_warmup}")
-    if cfg.method.burn_in < 0:
-        raise ConfigError(f"method.burn_in must be ≥ 0, got {cfg.method.burn_in}")
-    if cfg.data.val_size < 0:
-        raise ConfigError(f"data.val_size must be ≥ 0, got {cfg.data.val_size}")
-    return cfg
+
+
+def _check_method(m: MethodConfig) -> None:
+    from labelrobust.attacks.threat import parse_eps  # here: the attacks package imports the data layer
+
+    _at_least("method.steps", m.steps, 1)
+    _at_least("method.eps_warmup", m.eps_warmup, 0)
+    _at_least("method.burn_in", m.burn_in, 0)
+    _at_least("method.noise_std", m.noise_std, 0)
+    for key in ("eps", "step_size"):
+        value = getattr(m, key)
+        if value is not None:
+            try:
+                number = parse_eps(value)
+            except ConfigError:
+                raise ConfigError(f"method.{key} must be a number or a fraction like 8/255, got {value!r}") from None
+            if not math.isfinite(number) or number < 0:
+                raise ConfigError(f"method.{key} must be a finite number ≥ 0, got {value!r}")
+    if m.power <= 0:
+        raise ConfigError(f"method.power must be > 0, got {m.power}")
+    if m.wasserstein_lam <= 0:
+        raise ConfigError(f"method.wasserstein_lam must be > 0 (inf drops the entropy term), got {m.wasserstein_lam}")
+
+
+def _check_data(d: DataConfig) -> None:
+    _at_least("data.val_size", d.val_size, 0)
+    _at_least("data.train_size", d.train_size, 1)
+    _at_least("data.test_size", d.test_size, 1)
+    _at_least("data.seed", d.seed, 0)
+    if d.root is not None and not d.root.strip():
+        raise ConfigError("data.root must name a folder, got an empty string")
 
 
 # -- dict ⇄ dataclass ------------------------------------------------------------------------
@@ -226,14 +280,57 @@ def _type_ok(value: Any, annotation: Any) -> bool:
     return isinstance(value, check)
 
 
+def _allows(annotation: Any, kind: type) -> bool:
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        return kind in typing.get_args(annotation)
+    return annotation is kind
+
+
 def _describe(annotation: Any) -> str:
+    if annotation is float:
+        return "a number (e.g. 0.05 or 1e-3)"
+    if annotation is int:
+        return "an integer"
     if isinstance(annotation, type):
         return annotation.__name__
     return str(annotation).replace("typing.", "").replace("NoneType", "None")
 
 
+def parse_float(text: str) -> float | None:
+    """A float written as people write it (``6e-5``, ``1E3``, ``inf``, ``.inf``, ``-Inf``), else None."""
+    cleaned = text.strip().lower().replace("_", "")
+    if cleaned.lstrip("+-") in (".inf", ".nan"):
+        cleaned = cleaned.replace(".", "", 1)
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
+
+
+def _coerce(value: Any, annotation: Any, path: str, allow_inf: bool) -> Any:
+    """Check ``value`` against the field's type; numbers for float fields become floats."""
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, annotation):
+            raise ConfigError(f"config section {path!r} must be a {annotation.__name__} (or a mapping in YAML), got {value!r}")
+        return value
+    if _allows(annotation, float):
+        if isinstance(value, str) and not _allows(annotation, str):
+            number = parse_float(value)
+            value = value if number is None else number
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = float(value)
+            if math.isnan(value) or (math.isinf(value) and not allow_inf):
+                raise ConfigError(f"config key {path!r} must be a finite number, got {value}")
+    if not _type_ok(value, annotation):
+        raise ConfigError(f"config key {path!r} must be {_describe(annotation)}, got {value!r}")
+    return value
+
+
 def from_dict(cls: type, data: Any, where: str = "") -> Any:
-    """Build dataclass ``cls`` from a nested dict, rejecting unknown keys and wrong types."""
+    """Build dataclass ``cls`` from a nested dict, rejecting unknown keys; types are checked by
+    the dataclasses themselves (``_Section``)."""
+    if isinstance(data, cls):
+        return data
     if not isinstance(data, dict):
         raise ConfigError(f"config section {where or 'top level'!r} must be a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
@@ -248,13 +345,20 @@ def from_dict(cls: type, data: Any, where: str = "") -> Any:
     for key, value in data.items():
         annotation = hints[key]
         path = f"{where}.{key}" if where else key
-        if dataclasses.is_dataclass(annotation):
-            kwargs[key] = from_dict(annotation, value, path)
-            continue
-        if not _type_ok(value, annotation):
-            raise ConfigError(f"config key {path!r} must be {_describe(annotation)}, got {value!r}")
-        kwargs[key] = float(value) if annotation is float else value
+        kwargs[key] = from_dict(annotation, value, path) if dataclasses.is_dataclass(annotation) else value
     return cls(**kwargs)
+
+
+def as_config(cfg: Any) -> TrainConfig:
+    """A TrainConfig from a TrainConfig or a nested mapping (as in YAML); anything else is refused."""
+    if isinstance(cfg, TrainConfig):
+        return cfg
+    if isinstance(cfg, dict):
+        return from_dict(TrainConfig, cfg)
+    raise ConfigError(
+        f"expected a TrainConfig or a mapping of config keys, got {type(cfg).__name__}; "
+        f"build one with labelrobust.load_config(path, overrides) or TrainConfig(...)"
+    )
 
 
 def to_dict(cfg: Any) -> dict:
@@ -263,11 +367,11 @@ def to_dict(cfg: Any) -> dict:
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """``"optim.lr=0.05"`` → ``("optim.lr", 0.05)``; the value is parsed as YAML."""
+    """``"optim.lr=6e-5"`` → ``("optim.lr", 6e-05)``; the value is parsed as YAML 1.2."""
     key, sep, raw = text.partition("=")
-    if not sep or not key:
-        raise ConfigError(f"an override must look like section.key=value, got {text!r}")
-    return key.strip(), yaml.safe_load(raw) if raw.strip() else None
+    if not sep or not key.strip():
+        raise ConfigError(f"an override must look like key=value, got {text!r}")
+    return key.strip(), parse_value(raw, f"value of {key.strip()!r}")
 
 
 def apply_overrides(data: dict, overrides: list[tuple[str, Any]], cls: type = None) -> dict:
@@ -311,17 +415,16 @@ def load_config(path: str | Path | None = None, overrides: list[tuple[str, Any]]
     data: dict = to_dict(TrainConfig())
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(f"config file {path} is a folder; give its config.yaml, or the run directory to train --resume")
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+        loaded = load_yaml(path.read_text(), f"config file {path}") or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping at the top level")
         _merge(data, loaded, TrainConfig, str(path))
     apply_overrides(data, overrides or [])
-    return validate(from_dict(TrainConfig, data))
+    return from_dict(TrainConfig, data)
 
 
 def _merge(base: dict, update: dict, cls: type, where: str) -> None:

@@ -7,8 +7,13 @@
       checkpoint.safetensors weights + optimiser + RNG + progress (for --resume)
       model.safetensors      the latest weights alone
       model-best-val.safetensors  the weights with the best validation accuracy (if val_size > 0)
-      summary.json           written when training ends
-      eval/                  evaluation tables (CSV/JSON)
+      summary.json           written when training ends (versions, command, times, test accuracy)
+      train.log              what training printed, with timestamps (appended by every call)
+      eval/                  evaluation tables (CSV/JSON), each recording the weights it was computed on
+
+A run directory that holds any *result* (checkpoint, weights, metrics, summary, evaluations)
+is never overwritten without ``overwrite=True`` (``--overwrite``); ``config.yaml``,
+``dataset_report.json`` and ``train.log`` alone are not results.
 """
 
 from __future__ import annotations
@@ -17,13 +22,14 @@ import dataclasses
 import hashlib
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import yaml
 
-from labelrobust.config import TrainConfig, from_dict, to_dict, validate
+from labelrobust.config import TrainConfig, from_dict, to_dict
 from labelrobust.data import Dataset, load_dataset
 from labelrobust.data.augment import AUGMENTATIONS
 from labelrobust.devices import resolve_device
@@ -31,6 +37,7 @@ from labelrobust.errors import CheckpointError, ConfigError
 from labelrobust.labels import LabelSpace, make_label_space
 from labelrobust.models import build_model
 from labelrobust.models.weights import load_weights
+from labelrobust.yaml_values import load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,35 @@ class RunPaths:
     @property
     def eval_dir(self) -> Path:
         return self.root / "eval"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "train.log"
+
+    def results(self) -> list[str]:
+        """What this directory holds that a fresh training run would overwrite, described for a
+        message (``["checkpoint.safetensors (epoch 3, batch 0)", "metrics.jsonl (3 epochs)", ...]``)."""
+        found = [p.name for p in (self.checkpoint, self.weights, self.best_weights, self.summary) if p.is_file()]
+        if self.metrics.is_file():
+            found.append(f"{self.metrics.name} ({len(read_metrics(self.root))} epochs)")
+        if self.eval_dir.is_dir() and any(self.eval_dir.iterdir()):
+            found.append("eval/")
+        return found
+
+    def discard_results(self) -> list[str]:
+        """Delete the results a fresh run would rewrite (``--overwrite``); other files stay."""
+        removed = self.results()
+        for path in (self.checkpoint, self.weights, self.best_weights, self.summary, self.metrics):
+            path.unlink(missing_ok=True)
+        if self.eval_dir.is_dir():
+            shutil.rmtree(self.eval_dir)
+        return removed
+
+
+def is_run_dir(path: str | Path) -> bool:
+    """Whether ``path`` is a folder a training run wrote (its config plus the data report)."""
+    paths = RunPaths(Path(path))
+    return paths.config.is_file() and paths.dataset_report.is_file()
 
 
 @dataclass(frozen=True)
@@ -122,13 +158,22 @@ def build_experiment(cfg: TrainConfig) -> Experiment:
 
 def read_config(run_dir: str | Path) -> TrainConfig:
     paths = RunPaths(Path(run_dir))
+    if not Path(run_dir).is_dir():
+        raise CheckpointError(f"{run_dir} is not a run directory: no such folder")
     if not paths.config.is_file():
         raise CheckpointError(f"{run_dir} is not a run directory: {paths.config} is missing")
-    return validate(from_dict(TrainConfig, yaml.safe_load(paths.config.read_text())))
+    return from_dict(TrainConfig, load_yaml(paths.config.read_text(), str(paths.config)) or {})
 
 
 def config_yaml(cfg: TrainConfig) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    path = RunPaths(Path(run_dir)).metrics
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def load_run(run_dir: str | Path, weights: str = "latest", device: str | None = None) -> Experiment:
@@ -170,10 +215,3 @@ def weights_sha256(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def read_metrics(run_dir: str | Path) -> list[dict]:
-    path = RunPaths(Path(run_dir)).metrics
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

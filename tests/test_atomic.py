@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import pytest
 import torch
 
-from labelrobust.atomic import atomic_write_text
-from labelrobust.errors import CheckpointError
+from labelrobust.atomic import atomic_write_text, require_writable_dir
+from labelrobust.errors import CheckpointError, OutputError
 from labelrobust.models.weights import load_weights, save_weights
 from labelrobust.training.checkpoint import load_checkpoint, save_checkpoint
 
@@ -63,3 +66,32 @@ def test_unreadable_and_mismatched_files(tmp_path):
         load_checkpoint(tmp_path / "w.safetensors", model, opt)
     with pytest.raises(CheckpointError, match="do not fit the model"):
         load_weights(tmp_path / "w.safetensors", torch.nn.Linear(4, 2))
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "shared.txt", "x")
+        os.umask(0o077)
+        atomic_write_text(tmp_path / "private.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "shared.txt").stat().st_mode) == 0o644  # readable by colleagues
+    assert stat.S_IMODE((tmp_path / "private.txt").stat().st_mode) == 0o600
+
+
+def test_require_writable_dir_creates_or_refuses(tmp_path):
+    assert require_writable_dir(tmp_path / "a" / "b", "run directory").is_dir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match=r"run directory .*file/sub cannot be created: .*file is a file, not a folder"):
+        require_writable_dir(tmp_path / "file" / "sub", "run directory")
+    with pytest.raises(OutputError, match="is a file, not a folder; copy it"):
+        require_writable_dir(tmp_path / "file", "eval folder", "copy it")
+
+
+def test_require_writable_dir_refuses_a_read_only_folder(tmp_path, monkeypatch):
+    # As root every folder is writable, so the permission answer is simulated here; the
+    # subprocess battery runs the real read-only case as an unprivileged user where possible.
+    monkeypatch.setattr("labelrobust.atomic.os.access", lambda path, mode: False)
+    with pytest.raises(OutputError, match="is not writable"):
+        require_writable_dir(tmp_path, "run directory")

@@ -5,7 +5,10 @@
     labelrobust evaluate RUN_DIR              clean test metrics of a run
     labelrobust evaluate RUN_DIR --suite quick --eps 0.1,0.2   attacks + gradient-masking checks
     labelrobust attack RUN_DIR --attack pgd --eps 8/255 --steps 20
-    labelrobust list {datasets,models,label-spaces}
+    labelrobust list {datasets,models,label-spaces,methods,attacks,objectives,suites}
+
+Every error is one line on stderr (``labelrobust: error: ...``, exit code 2); a training run
+stopped by SIGTERM or Ctrl-C exits with 143 or 130 after checkpointing.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import logging
 import sys
 
 from labelrobust.cli import attack, compare, evaluate, listing, train, transfer
+from labelrobust.cli.console import configure_console
 from labelrobust.cli.output import emit_error
 from labelrobust.errors import LabelRobustError
+from labelrobust.training.stopping import TrainingStopped
 from labelrobust.training.distributed import exit_process, launched_by_torchrun, leave
 
 COMMANDS = {"train": train, "evaluate": evaluate, "attack": attack, "compare": compare, "transfer": transfer, "list": listing}
@@ -24,10 +29,12 @@ COMMANDS = {"train": train, "evaluate": evaluate, "attack": attack, "compare": c
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labelrobust", description="The label side of adversarial robustness.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also log debugging details to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in COMMANDS.items():
         module.add_parser(sub, name)
+        # -v works after the command too; SUPPRESS keeps a -v given before it
+        sub.choices[name].add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="also log debugging details to stderr")
     return parser
 
 
@@ -43,13 +50,20 @@ def _run_command(argv: list[str] | None) -> int:
     try:
         # Flags are parsed into config overrides while argparse runs, so bad values raise here.
         args = build_parser().parse_args(argv)
-        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        configure_console(args.verbose)
         return COMMANDS[args.command].run(args) or 0
+    except TrainingStopped as stop:  # not an error: the run checkpointed and says how to continue
+        logging.getLogger("labelrobust").warning(str(stop))
+        return stop.exit_code
     except LabelRobustError as err:
         emit_error(str(err))
         return 2
+    except OSError as err:  # a file we could not read or write: say which, not where in our code
+        where = f" {err.filename}" if err.filename else ""
+        emit_error(f"cannot access{where}: {err.strerror or err}")
+        return 2
     except KeyboardInterrupt:
-        emit_error("interrupted; the last checkpoint is intact — rerun with --resume to continue")
+        emit_error("interrupted")
         return 130
 
 

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 def format_value(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:.4f}"
+        # 4 decimals, but never a small number (a learning rate of 6e-5) rounded into another
+        return f"{value:.3g}" if value and abs(value) < 1e-3 else f"{value:.4f}"
     return "" if value is None else str(value)
 
 

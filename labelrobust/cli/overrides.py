@@ -12,9 +12,8 @@ import argparse
 import dataclasses
 import typing
 
-import yaml
-
 from labelrobust.config import TrainConfig, parse_override
+from labelrobust.yaml_values import parse_value
 
 ALIASES = {
     "data.name": ["--dataset"],
@@ -53,9 +52,9 @@ class _Override(argparse.Action):
             sub, value = parse_override(values)
             overrides.append((sub if self.key == "--set" else f"{self.key}.{sub}", value))
         else:
-            value = yaml.safe_load(values) if values.strip() else None
-            if self.is_list and isinstance(value, (str, int)):
-                value = [yaml.safe_load(v) for v in str(value).split(",")]
+            value = parse_value(values, f"value of {option_string}")
+            if self.is_list and isinstance(value, (str, int, float)):
+                value = [parse_value(v, f"value of {option_string}") for v in str(values).split(",")]
             overrides.append((self.key, value))
         namespace.overrides = overrides
 
@@ -68,21 +67,21 @@ def _leaves(cls: type, prefix: str = ""):
             yield from _leaves(hint, f"{prefix}{f.name}.")
         else:
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            yield f"{prefix}{f.name}", hint, default
+            yield f"{prefix}{f.name}", hint, default, f.metadata.get("help", "")
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """Add one flag per config field (plus aliases) to ``parser``; results land in ``args.overrides``."""
     parser.set_defaults(overrides=[])
     group = parser.add_argument_group("configuration (each overrides the YAML file; defaults shown)")
-    for key, hint, default in _leaves(TrainConfig):
+    for key, hint, default, text in _leaves(TrainConfig):
         dotted = "--" + key.replace("_", "-")
         names = [dotted, *ALIASES.get(key, [])]
         is_list = typing.get_origin(hint) is list or hint is list or "list" in str(hint)
         if key in FLAGS:
-            group.add_argument(*dict.fromkeys([FLAGS[key], dotted]), nargs=0, action=_Override, key=key, constant=True, help=f"set {key} (default: {default})")
+            group.add_argument(*dict.fromkeys([FLAGS[key], dotted]), nargs=0, action=_Override, key=key, constant=True, help=f"{text} (default: {default})")
         elif key in DICT_FLAGS:
-            group.add_argument(DICT_FLAGS[key], metavar="KEY=VALUE", action=_Override, key=key, help=f"one entry of {key} (repeatable)")
+            group.add_argument(DICT_FLAGS[key], metavar="KEY=VALUE", action=_Override, key=key, help=f"{text}; one entry of {key}, repeatable")
         else:
-            group.add_argument(*names, metavar="VALUE", action=_Override, key=key, is_list=is_list, help=f"default: {default!r}")
+            group.add_argument(*names, metavar="VALUE", action=_Override, key=key, is_list=is_list, help=f"{text} (default: {default!r})")
     group.add_argument("--set", metavar="KEY=VALUE", action=_Override, key="--set", help="any config key by its dotted path, e.g. optim.gamma=0.2")

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from labelrobust.config import TrainConfig, load_config
 from labelrobust.errors import ConfigError
 from labelrobust.metrics.clean import CleanReport, evaluate_run
@@ -24,6 +22,7 @@ from labelrobust.metrics.run_robust import robust_evaluate_run
 from labelrobust.metrics.suites import get_suite
 from labelrobust.runs import RunPaths, read_config
 from labelrobust.training import train
+from labelrobust.yaml_values import load_yaml
 
 QUICKSTART = "quickstart.yaml"
 
@@ -47,7 +46,9 @@ def read_comparison(path: str | Path | None) -> dict:
         if not path.is_file():
             raise ConfigError(f"comparison file {path} does not exist")
         text, where = path.read_text(), str(path)
-    spec = yaml.safe_load(text) or {}
+    spec = load_yaml(text, where) or {}
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where} must hold a mapping with 'base' and 'variants', got {type(spec).__name__}")
     unknown = sorted(set(spec) - {"base", "variants", "attacks"})
     if unknown or not isinstance(spec.get("variants"), dict) or not spec["variants"]:
         raise ConfigError(f"{where} must have 'base' (a training config) and 'variants' (a non-empty mapping); unknown keys: {unknown}")
@@ -74,7 +75,7 @@ def run_comparison(configs: dict[str, TrainConfig], attacks: dict | None = None,
     for name, cfg in configs.items():
         paths = RunPaths(Path(cfg.out) / cfg.run_name())
         finished = paths.summary.is_file() and paths.config.is_file() and read_config(paths.root) == cfg
-        run_dir = paths.root if finished else train(cfg, resume=True, quiet=quiet)
+        run_dir = paths.root if finished else train(cfg, resume=paths.checkpoint.is_file(), quiet=quiet)
         robust = None
         if attacks:
             specs = list(get_suite(attacks["suite"]))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
 from labelrobust.atomic import atomic_write_bytes
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 OPTIM_PREFIX = "optim."
 RNG_KEY = "rng.torch"
+FORMAT = "labelrobust-checkpoint-1"
 
 
 def save_checkpoint(
@@ -47,9 +49,21 @@ def save_checkpoint(
         "progress": json.dumps(progress),
         "optim_groups": json.dumps(optim_state["param_groups"]),
         "optim_plain": json.dumps(slots),
-        "format": "labelrobust-checkpoint-1",
+        "format": FORMAT,
     }
     atomic_write_bytes(path, save(tensors, metadata=metadata))
+
+
+def read_progress(path: str | Path) -> dict[str, Any]:
+    """The progress dict of a checkpoint (epoch, batch, history, ...), without loading tensors."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is unreadable ({err}); expected a labelrobust checkpoint") from err
+    if metadata.get("format") != FORMAT or "progress" not in metadata:
+        raise CheckpointError(f"{path} is not a labelrobust checkpoint (format {metadata.get('format')!r})")
+    return json.loads(metadata["progress"])
 
 
 def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
@@ -57,7 +71,7 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.o
     progress dict. A distributed run resumed with another number of processes continues, but
     ranks without a saved stream are reseeded (the run is then no longer bit-reproducible)."""
     tensors, metadata = read_safetensors(path)
-    if metadata.get("format") != "labelrobust-checkpoint-1":
+    if metadata.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a labelrobust checkpoint (format {metadata.get('format')!r})")
     load_model_tensors(path, tensors, model)
     plain = json.loads(metadata["optim_plain"])

@@ -91,7 +91,7 @@ def from_environment(device: str) -> Distributed:
         if backend == "nccl":
             torch.cuda.set_device(ctx.local_rank)
         dist.init_process_group(backend=backend)
-        log.info("rank %d of %d joined the %s process group", ctx.rank, world, backend)
+        log.debug("rank %d of %d joined the %s process group", ctx.rank, world, backend)
     return ctx
 
 

@@ -11,41 +11,56 @@ permutation drawn from a generator seeded with (seed, epoch), so a resumed run r
 exact order and skips the batches it already did; the global torch RNG (dropout, noise) is
 saved in every checkpoint (every rank's, when distributed). On CPU, a run killed and resumed ends
 with the same weights as one that never stopped.
+
+Safety: where a call starts (fresh, resumed, over discarded results) is decided before any write
+(``run_start``); SIGTERM and Ctrl-C checkpoint at the next batch boundary (``stopping``); a NaN or
+exploding loss stops the run with the state of its last checkpoint; what the run prints is also
+appended to ``train.log`` (``run_log``); ``summary.json`` records versions, command and times.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from labelrobust.atomic import atomic_write_text
-from labelrobust.config import TrainConfig, to_dict
+from labelrobust.atomic import atomic_write_text, require_writable_dir
+from labelrobust.attacks.threat import make_threat_model
+from labelrobust.config import TrainConfig, as_config, check_run_name
 from labelrobust.data.augment import AUGMENTATIONS
-from labelrobust.errors import CheckpointError, LabelRobustError
+from labelrobust.devices import resolve_device
+from labelrobust.errors import ConfigError, LabelRobustError
 from labelrobust.metrics.clean import evaluate_clean
-from labelrobust.runs import Experiment, RunPaths, build_experiment, config_yaml, read_config
 from labelrobust.models.weights import save_weights
-from labelrobust.training.checkpoint import load_checkpoint, save_checkpoint
+from labelrobust.provenance import command_line, environment, now
+from labelrobust.runs import Experiment, RunPaths, build_experiment, config_yaml
+from labelrobust.training.checkpoint import load_checkpoint, read_progress, save_checkpoint
 from labelrobust.training.diagnostics import CLEAN_PROBE, EpochTally, histogram_edges
 from labelrobust.training.distributed import Distributed, from_environment
 from labelrobust.training.methods import BatchLosses, make_method
 from labelrobust.training.methods import describe as describe_method
 from labelrobust.training.precision import grad_scaler, training_forward
 from labelrobust.training.reweight import normalise
+from labelrobust.training.run_log import Heartbeat, epoch_line, run_log
+from labelrobust.training.run_start import plan_start
+from labelrobust.training.stopping import StopRequest, TrainingStopped, stop_on_signals
 from labelrobust.training.schedule import learning_rate, make_optimizer, set_learning_rate
 
 log = logging.getLogger(__name__)
 
 
 class TrainingDiverged(LabelRobustError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss became NaN or infinite, or exploded past ``divergence_factor`` × its first value."""
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> Tensor:
@@ -54,59 +69,83 @@ def epoch_order(seed: int, epoch: int, n: int) -> Tensor:
     return torch.randperm(n, generator=gen)
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, quiet: bool = False, stop_after_batches: int | None = None) -> Path:
-    """Train the run ``cfg`` describes into ``cfg.out/cfg.run_name()``; return the run directory.
+def train(
+    cfg: TrainConfig | dict,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    run_dir: str | Path | None = None,
+    quiet: bool = False,
+    stop_after_batches: int | None = None,
+) -> Path:
+    """Train the run ``cfg`` describes; return the run directory.
 
-    ``resume``: continue from the run directory's checkpoint (the saved config must match
-    ``cfg`` except for ``epochs``, which may grow). Without it, a run directory that already
-    holds a checkpoint is an error, so finished work is never overwritten.
+    ``cfg``: a TrainConfig, or a nested mapping of config keys (validated the same way).
+    ``run_dir``: the run directory; None means ``cfg.out/cfg.run_name()``. Given, it wins over
+    ``out``/``name`` (a copied run directory resumes itself, not the run it was copied from).
+    ``resume``: continue from the directory's checkpoint (see ``run_start`` for what may change).
+    ``overwrite``: discard the results a directory holds and train again; without it a directory
+    with results is never trained over. ``quiet``: no progress bars (the per-epoch lines stay).
     ``stop_after_batches``: stop (after checkpointing) once this many batches ran in this call —
     for tests and for splitting long runs into jobs.
     """
+    cfg = as_config(cfg)
+    if run_dir is not None:
+        root = Path(run_dir)
+        cfg = dataclasses.replace(cfg, out=str(root.parent), name=check_run_name(root.name))
     paths = RunPaths(Path(cfg.out) / cfg.run_name())
-    if paths.checkpoint.exists() and not resume:
-        raise CheckpointError(
-            f"run directory {paths.root} already holds a checkpoint; pass --resume to continue it, "
-            f"or choose another --name"
-        )
-    if resume and paths.config.exists():
-        _check_resumable(read_config(paths.root), cfg, paths.root)
+    if stop_after_batches is not None and stop_after_batches < 1:
+        raise ConfigError(f"stop_after_batches must be ≥ 1, got {stop_after_batches}")
+    plan = plan_start(paths, cfg, resume=resume, overwrite=overwrite)  # refusals before any write
+    resolve_device(cfg.device)
+    require_writable_dir(Path(cfg.out), "runs folder (out)")
     exp = build_experiment(cfg)  # every config error surfaces here, before any training
     method, weighting = make_method(cfg.method, exp.space, epochs=cfg.epochs)
+    if cfg.method.eps is not None:
+        make_threat_model(cfg.method.norm, cfg.method.eps).check_domain(exp.dataset.input_shape, "method.eps")
     ctx = from_environment(cfg.device)
     exp.model.to(ctx.device(cfg.device))
     if ctx.is_main:
-        paths.root.mkdir(parents=True, exist_ok=True)
+        require_writable_dir(paths.root, "run directory", "copy the run elsewhere to continue it")
+        if plan.discard:
+            paths.discard_results()
         atomic_write_text(paths.config, config_yaml(cfg))
         atomic_write_text(paths.dataset_report, json.dumps(exp.dataset.report, indent=2, default=str))
     ctx.barrier()
-    return _fit(exp, paths, method, weighting, resume=resume, quiet=quiet, stop_after_batches=stop_after_batches, ctx=ctx)
+    with run_log(paths.log, enabled=ctx.is_main):
+        log.info(plan.message)
+        return _fit(exp, paths, method, weighting, resume=plan.resume, quiet=quiet, stop_after_batches=stop_after_batches, ctx=ctx)
 
 
-def _check_resumable(saved: TrainConfig, cfg: TrainConfig, root: Path) -> None:
-    a, b = to_dict(saved), to_dict(cfg)
-    a.pop("epochs"), b.pop("epochs")
-    if a != b:
-        changed = sorted(_diff_keys(a, b))
-        raise CheckpointError(
-            f"cannot resume {root}: the config differs from the saved one in {', '.join(changed)}; "
-            f"only 'epochs' may change on resume"
-        )
+@dataclass
+class _Loop:
+    """What one training call works with, so the steps below stay short."""
 
+    exp: Experiment
+    paths: RunPaths
+    method: Any
+    weighting: Any
+    ctx: Distributed
+    forward: Any
+    model: Any
+    optimizer: Any
+    scaler: Any
+    progress: dict
+    show_bars: bool
+    targets: Tensor
+    """The encoded training targets: soft spaces learn from the data's distributions, the others from hard labels."""
 
-def _diff_keys(a: dict, b: dict, prefix: str = "") -> list[str]:
-    out = []
-    for key in sorted(set(a) | set(b)):
-        va, vb = a.get(key), b.get(key)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            out += _diff_keys(va, vb, f"{prefix}{key}.")
-        elif va != vb:
-            out.append(prefix + key)
-    return out
+    @property
+    def cfg(self) -> TrainConfig:
+        return self.exp.config
+
+    @property
+    def device(self) -> str:
+        return self.ctx.device(self.cfg.device)
 
 
 def _fit(exp: Experiment, paths: RunPaths, method, weighting, *, resume: bool, quiet: bool, stop_after_batches: int | None, ctx: Distributed) -> Path:
-    cfg, space, net, data = exp.config, exp.space, exp.model, exp.dataset
+    cfg, net = exp.config, exp.model
     device = ctx.device(cfg.device)
     # The training forward (autocast / channels-last, or the network itself); gradients are
     # averaged over processes by DDP; the inner attacks query the forward without DDP.
@@ -114,84 +153,143 @@ def _fit(exp: Experiment, paths: RunPaths, method, weighting, *, resume: bool, q
     model = DistributedDataParallel(forward, device_ids=[device] if device.startswith("cuda") else None) if ctx.enabled else forward
     optimizer = make_optimizer(net.parameters(), cfg.optim)
     scaler = grad_scaler(device, cfg.precision)
-    augment = AUGMENTATIONS.get(cfg.data.augment)
-    train_set = data.train
-    # Soft-label spaces learn from the data's distributions; every other space from hard labels.
-    raw_targets = train_set.soft_labels if space.requires_soft_targets else train_set.labels
-    targets = space.encode(raw_targets)
-    labels = train_set.labels
-    n = len(train_set)
-    batches_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
-
-    progress = {"epoch": 0, "batch": 0, "tally": {}, "history": [], "best_val": None}
-    if resume and paths.checkpoint.exists():
-        progress = load_checkpoint(paths.checkpoint, net, optimizer, rank=ctx.rank, world_size=ctx.world_size)
+    progress = {"epoch": 0, "batch": 0, "tally": {}, "history": [], "best_val": None, "sessions": []}
+    if resume:
+        progress = {"sessions": [], **load_checkpoint(paths.checkpoint, net, optimizer, rank=ctx.rank, world_size=ctx.world_size)}
         if progress.get("grad_scaler"):
             scaler.load_state_dict(progress["grad_scaler"])
-        log.info("resuming %s at epoch %d, batch %d", paths.root, progress["epoch"] + 1, progress["batch"])
-    elif resume:
-        log.info("nothing to resume in %s; starting from scratch", paths.root)
-    if ctx.enabled and not (resume and paths.checkpoint.exists()):
+        if progress["epoch"] < cfg.epochs:
+            at = f"at batch {progress['batch']} of " if progress["batch"] else "at the start of "
+            log.info("continuing %sepoch %d/%d from %s", at, progress["epoch"] + 1, cfg.epochs, paths.checkpoint)
+    elif ctx.enabled:
         torch.manual_seed(cfg.seed * 1_000_003 + ctx.rank)  # each rank draws its own random starts
+    progress["sessions"].append({"started": now(), "command": command_line(), "device": device, "processes": ctx.world_size})
+    if progress["epoch"] >= cfg.epochs:
+        log.info("%s already trained %d epochs (epochs: %d); nothing to train — raise --epochs to continue", paths.root, progress["epoch"], cfg.epochs)
+    train_set = exp.dataset.train
+    targets = exp.space.encode(train_set.soft_labels if exp.space.requires_soft_targets else train_set.labels)
+    loop = _Loop(exp, paths, method, weighting, ctx, forward, model, optimizer, scaler, progress, ctx.is_main and not quiet, targets)
+    with stop_on_signals() as stop:
+        try:
+            if not _run_epochs(loop, stop, stop_after_batches):
+                return paths.root
+        except KeyboardInterrupt:
+            raise TrainingStopped(f"interrupted during epoch {progress['epoch'] + 1}; {_checkpoint_state(paths)}", 130) from None
+    if ctx.is_main:
+        _write_summary(loop)
+    ctx.barrier()
+    return paths.root
 
+
+def _run_epochs(loop: _Loop, stop: StopRequest, stop_after_batches: int | None) -> bool:
+    """Train the remaining epochs; False when ``stop_after_batches`` ended the call early."""
+    cfg, progress = loop.cfg, loop.progress
+    n = len(loop.exp.dataset.train)
+    batches_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
     ran = 0
-    show = None if ctx.is_main and not quiet else True  # disable=None: bars only on a terminal
-    epoch_bar = tqdm(total=cfg.epochs, initial=progress["epoch"], desc="epochs", unit="ep", disable=True if show else None, leave=True)
+    bars = None if loop.show_bars else True  # disable=None: bars only on a terminal
+    epoch_bar = tqdm(total=cfg.epochs, initial=progress["epoch"], desc="epochs", unit="ep", disable=bars, leave=True)
+    heartbeat = Heartbeat(enabled=bool(epoch_bar.disable))
     try:
         for epoch in range(progress["epoch"], cfg.epochs):
-            set_learning_rate(optimizer, learning_rate(cfg.optim, epoch, cfg.epochs))
+            set_learning_rate(loop.optimizer, learning_rate(cfg.optim, epoch, cfg.epochs))
             order = epoch_order(cfg.seed, epoch, n)
             # A mid-epoch checkpoint holds the tally summed over ranks: rank 0 carries it on,
             # the others start from zero so the end-of-epoch sum counts it once.
-            tally = EpochTally.from_json(progress["tally"]) if progress["batch"] and ctx.is_main else EpochTally()
+            tally = EpochTally.from_json(progress["tally"]) if progress["batch"] and loop.ctx.is_main else EpochTally()
             started = time.perf_counter()
-            batch_bar = tqdm(total=batches_per_epoch, initial=progress["batch"], desc=f"epoch {epoch + 1}", unit="batch", disable=True if show else None, leave=False)
-            model.train()
+            batch_bar = tqdm(total=batches_per_epoch, initial=progress["batch"], desc=f"epoch {epoch + 1}", unit="batch", disable=bars, leave=False)
+            loop.model.train()
             for b in range(progress["batch"], batches_per_epoch):
-                global_idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-                idx = ctx.shard(global_idx)
-                method.start_batch(epoch + b / batches_per_epoch)
-                x = augment(train_set.float_images(idx).to(device))
-                y = labels[idx].to(device)
-                parts = method.losses(model, forward, x, targets[idx].to(device), y)
-                weights = _instance_weights(weighting, space, parts, y, epoch, len(global_idx), ctx)
-                losses = parts.total(weights)
-                # sum / global batch size, times N because DDP averages the N gradients
-                loss = losses.sum() * (ctx.world_size / len(global_idx))
-                if not torch.isfinite(ctx.sum(loss.detach())):
-                    raise TrainingDiverged(
-                        f"loss is {loss.item()} at epoch {epoch + 1}, batch {b + 1}; the last good checkpoint "
-                        f"({paths.checkpoint}) is kept. Lower optim.lr or the label space's scale."
-                    )
-                _tally_batch(tally, method, weighting, space, y, parts, losses, weights)  # before the step: the weights the loss saw
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()  # fp16 only scales; otherwise these are backward and step
-                scaler.step(optimizer)
-                scaler.update()
+                _stop_if_requested(loop, stop, epoch, b, tally)
+                _train_batch(loop, epoch, b, order[b * cfg.batch_size : (b + 1) * cfg.batch_size], batches_per_epoch, tally)
                 batch_bar.update(1)
                 shown = (tally.correct, tally.seen) if tally.seen else (tally.adv_correct, tally.adv_seen)
                 batch_bar.set_postfix(loss=f"{tally.loss_sum / tally.loss_seen:.3f}", acc=f"{shown[0] / max(shown[1], 1):.3f}")
+                if heartbeat.due():
+                    log.info("epoch %d/%d: batch %d/%d, loss %.4g so far", epoch + 1, cfg.epochs, b + 1, batches_per_epoch, tally.loss_sum / tally.loss_seen)
                 ran += 1
                 done_batch = b + 1
                 stopping = stop_after_batches is not None and ran >= stop_after_batches
                 if done_batch < batches_per_epoch and (stopping or (cfg.checkpoint_every and done_batch % cfg.checkpoint_every == 0)):
-                    progress.update(epoch=epoch, batch=done_batch, tally=_combined(tally, ctx).to_json())
-                    _save_checkpoint(paths, net, optimizer, scaler, progress, ctx)
+                    progress.update(epoch=epoch, batch=done_batch, tally=_combined(tally, loop.ctx).to_json())
+                    _save_checkpoint(loop)
                 if stopping and done_batch < batches_per_epoch:
-                    return paths.root
+                    return False
             batch_bar.close()
-            tally = _combined(tally, ctx)
-            record = _end_epoch(exp, paths, epoch, tally, method, weighting, time.perf_counter() - started, optimizer, scaler, progress, ctx)
+            record = _end_epoch(loop, epoch, _combined(tally, loop.ctx), time.perf_counter() - started)
             epoch_bar.update(1)
             epoch_bar.set_postfix(loss=f"{record['train_loss']:.3f}", acc=f"{record['train_acc']:.3f}")
             if stop_after_batches is not None and ran >= stop_after_batches:
-                return paths.root
+                return False
     finally:
         epoch_bar.close()
-    if ctx.is_main:
-        _write_summary(exp, paths, progress, method, weighting)
-    ctx.barrier()
-    return paths.root
+    return True
+
+
+def _train_batch(loop: _Loop, epoch: int, b: int, global_idx: Tensor, batches_per_epoch: int, tally: EpochTally) -> None:
+    ctx, space, train_set = loop.ctx, loop.exp.space, loop.exp.dataset.train
+    idx = ctx.shard(global_idx)
+    loop.method.start_batch(epoch + b / batches_per_epoch)
+    x = AUGMENTATIONS.get(loop.cfg.data.augment)(train_set.float_images(idx).to(loop.device))
+    y = train_set.labels[idx].to(loop.device)
+    parts = loop.method.losses(loop.model, loop.forward, x, loop.targets[idx].to(loop.device), y)
+    weights = _instance_weights(loop.weighting, space, parts, y, epoch, len(global_idx), ctx)
+    losses = parts.total(weights)
+    # sum / global batch size, times N because DDP averages the N gradients
+    loss = losses.sum() * (ctx.world_size / len(global_idx))
+    _check_divergence(loop, ctx.sum(loss.detach()).item() / ctx.world_size, epoch, b)
+    _tally_batch(tally, loop.method, loop.weighting, space, y, parts, losses, weights)  # before the step: the weights the loss saw
+    loop.optimizer.zero_grad(set_to_none=True)
+    loop.scaler.scale(loss).backward()  # fp16 only scales; otherwise these are backward and step
+    loop.scaler.step(loop.optimizer)
+    loop.scaler.update()
+
+
+def _check_divergence(loop: _Loop, mean_loss: float, epoch: int, b: int) -> None:
+    """Stop on a NaN/inf loss, or on one that exploded past ``divergence_factor`` × the run's
+    first-batch loss (e.g. RBC with S=350 and too large a learning rate reaches 1e11)."""
+    where = f"at epoch {epoch + 1}, batch {b + 1}"
+    kept = _last_checkpoint(loop.paths)
+    kept = f"the last checkpoint ({kept}) is kept" if kept else "no checkpoint was written yet"
+    advice = "lower optim.lr (or the label space's scale) and train again with --overwrite"
+    if not math.isfinite(mean_loss):
+        raise TrainingDiverged(f"loss is {mean_loss} {where}; {kept}; {advice}")
+    reference = loop.progress.setdefault("reference_loss", mean_loss)
+    factor = loop.cfg.divergence_factor
+    if factor and mean_loss > factor * max(abs(reference), 1e-3):
+        raise TrainingDiverged(
+            f"training diverged: loss {mean_loss:.4g} {where} is over {factor:g}× the first batch's {reference:.4g}; "
+            f"{kept}; {advice} (divergence_factor 0 turns this check off)"
+        )
+
+
+def _last_checkpoint(paths: RunPaths) -> str | None:
+    """``"runs/X/checkpoint.safetensors, epoch 3, batch 40"``, or None when there is none."""
+    if not paths.checkpoint.is_file():
+        return None
+    progress = read_progress(paths.checkpoint)
+    return f"{paths.checkpoint}, epoch {progress['epoch'] + 1}, batch {progress['batch']}"
+
+
+def _checkpoint_state(paths: RunPaths) -> str:
+    """What a stopped run leaves to resume from, for the message that says it stopped."""
+    last = _last_checkpoint(paths)
+    if last is None:
+        return f"no checkpoint was written yet, so there is nothing to resume (start {paths.root} again without --resume)"
+    return f"the last checkpoint ({last}) is intact — continue with: labelrobust train --resume {paths.root}"
+
+
+def _stop_if_requested(loop: _Loop, stop: StopRequest, epoch: int, b: int, tally: EpochTally) -> None:
+    """At a batch boundary: if a signal asked to stop (on any rank), checkpoint here and stop."""
+    asked = stop.signal is not None
+    if loop.ctx.enabled:
+        asked = loop.ctx.sum(torch.tensor([float(asked)], device=loop.device)).item() > 0
+    if not asked:
+        return
+    loop.progress.update(epoch=epoch, batch=b, tally=_combined(tally, loop.ctx).to_json() if b else {})
+    _save_checkpoint(loop)
+    raise TrainingStopped(f"stopped by {stop.signal or 'a signal on another process'} before epoch {epoch + 1}, batch {b + 1}; {_checkpoint_state(loop.paths)}", stop.exit_code)
 
 
 def _instance_weights(weighting, space, parts: BatchLosses, y: Tensor, epoch: int, global_batch: int, ctx: Distributed) -> Tensor | None:
@@ -221,19 +319,20 @@ def _combined(tally: EpochTally, ctx: Distributed) -> EpochTally:
     return EpochTally.combine([EpochTally.from_tensor(t) for t in ctx.gather(tally.to_tensor())])
 
 
-def _save_checkpoint(paths: RunPaths, net, optimizer, scaler, progress: dict, ctx: Distributed) -> None:
-    progress["grad_scaler"] = scaler.state_dict()  # fp16 loss scale and growth counter ({} when disabled)
-    rng_states = ctx.gather(torch.get_rng_state())  # every rank's stream, so a resume continues each
-    if ctx.is_main:
-        save_checkpoint(paths.checkpoint, net, optimizer, progress, rng_states=rng_states)
-    ctx.barrier()
+def _save_checkpoint(loop: _Loop) -> None:
+    loop.progress["grad_scaler"] = loop.scaler.state_dict()  # fp16 loss scale and growth counter ({} when disabled)
+    rng_states = loop.ctx.gather(torch.get_rng_state())  # every rank's stream, so a resume continues each
+    if loop.ctx.is_main:
+        save_checkpoint(loop.paths.checkpoint, loop.exp.model, loop.optimizer, loop.progress, rng_states=rng_states)
+    loop.ctx.barrier()
 
 
-def _end_epoch(exp: Experiment, paths: RunPaths, epoch: int, tally: EpochTally, method, weighting, seconds: float, optimizer, scaler, progress: dict, ctx: Distributed) -> dict:
+def _end_epoch(loop: _Loop, epoch: int, tally: EpochTally, seconds: float) -> dict:
+    exp, paths, progress, ctx = loop.exp, loop.paths, loop.progress, loop.ctx
     record = {
         "epoch": epoch + 1,
-        "lr": optimizer.param_groups[0]["lr"],
-        **tally.record(adversarial=method.adversarial, weighted=weighting is not None),
+        "lr": loop.optimizer.param_groups[0]["lr"],
+        **tally.record(adversarial=loop.method.adversarial, weighted=loop.weighting is not None),
         "seconds": round(seconds, 3),
     }
     progress.update(epoch=epoch + 1, batch=0, tally={})
@@ -241,10 +340,10 @@ def _end_epoch(exp: Experiment, paths: RunPaths, epoch: int, tally: EpochTally, 
         data = exp.dataset
         if not tally.seen:  # the loss never saw the clean batches: probe the end-of-epoch model
             probe = data.train.subset(epoch_order(exp.config.seed, -1, len(data.train))[:CLEAN_PROBE])
-            clean = evaluate_clean(exp.model, exp.space, probe, data.class_names, device=ctx.device(exp.config.device))
+            clean = evaluate_clean(exp.model, exp.space, probe, data.class_names, device=loop.device)
             record.update(train_acc=clean.accuracy, train_abstain=clean.abstain_rate)
         if data.val is not None:
-            val = evaluate_clean(exp.model, exp.space, data.val, data.class_names, device=ctx.device(exp.config.device))
+            val = evaluate_clean(exp.model, exp.space, data.val, data.class_names, device=loop.device)
             record.update(val_acc=val.accuracy, val_abstain=val.abstain_rate)
             if progress["best_val"] is None or val.accuracy > progress["best_val"]["val_acc"]:
                 progress["best_val"] = {"epoch": epoch + 1, "val_acc": val.accuracy}
@@ -253,26 +352,51 @@ def _end_epoch(exp: Experiment, paths: RunPaths, epoch: int, tally: EpochTally, 
         # Weights first, then the checkpoint that records the epoch as done, then the metrics
         # file: a kill between any two leaves a checkpoint that resumes correctly.
         save_weights(paths.weights, exp.model)
-    _save_checkpoint(paths, exp.model, optimizer, scaler, progress, ctx)
+    _save_checkpoint(loop)
     if ctx.is_main:
         atomic_write_text(paths.metrics, "".join(json.dumps(r) + "\n" for r in progress["history"]))
-        log.info("epoch %d: %s", epoch + 1, {k: v for k, v in record.items() if not k.endswith("_hist")})
+        log.info(epoch_line(epoch + 1, exp.config.epochs, record))
+        _warn_if_abstaining(record)
     return record
 
 
-def _write_summary(exp: Experiment, paths: RunPaths, progress: dict, method, weighting) -> None:
-    history = progress["history"]
+ABSTAIN_WARNING = 0.99
+"""Share of abstained training decisions above which an epoch warns that nothing is learnt."""
+
+
+def _warn_if_abstaining(record: dict) -> None:
+    for key in ("train_abstain", "adv_train_abstain"):
+        if record.get(key, 0.0) >= ABSTAIN_WARNING:
+            log.warning(
+                "epoch %d: the model abstains on %.1f%% of %s training inputs (its outputs fall in no class's code or "
+                "interval): it is not learning — lower optim.lr or the label space's scale",
+                record["epoch"], 100 * record[key], "adversarial" if key.startswith("adv") else "clean",
+            )
+
+
+def _write_summary(loop: _Loop) -> None:
+    exp, progress, history = loop.exp, loop.progress, loop.progress["history"]
+    test = evaluate_clean(exp.model, exp.space, exp.dataset.test, exp.dataset.class_names, device=loop.device)
     summary = {
         "run": exp.config.run_name(),
         "dataset": exp.dataset.name,
         "label_space": {"name": exp.space.name, **exp.space.params()},
         "model": exp.config.model.name,
-        "method": describe_method(method, weighting),
+        "method": describe_method(loop.method, loop.weighting),
         "epochs": len(history),
         "train_size": len(exp.dataset.train),
         "final": history[-1] if history else None,
         "best_val": progress["best_val"],
+        "test": {"n": test.n, "accuracy": test.accuracy, "abstain_rate": test.abstain_rate, "weights": "latest"},
         "histogram_edges": histogram_edges(),
         "seconds": round(sum(r["seconds"] for r in history), 3),
+        "started": progress["sessions"][0]["started"],
+        "ended": now(),
+        "device": loop.device,
+        "processes": loop.ctx.world_size,
+        "command": progress["sessions"][-1]["command"],
+        "sessions": progress["sessions"],
+        "environment": environment(),
     }
-    atomic_write_text(paths.summary, json.dumps(summary, indent=2))
+    atomic_write_text(loop.paths.summary, json.dumps(summary, indent=2))
+    log.info("finished %s: test accuracy %.2f%% on %d samples (%s)", loop.paths.root, 100 * test.accuracy, test.n, loop.paths.summary.name)
