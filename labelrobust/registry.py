@@ -6,6 +6,7 @@ unknown names fail with the list of known ones instead of an if/elif chain over 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -20,14 +21,19 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._descriptions: dict[str, str] = {}
 
-    def register(self, name: str) -> Callable[[T], T]:
-        """Decorator that registers ``obj`` under ``name``; a name may be taken only once."""
+    def register(self, name: str, description: str = "") -> Callable[[T], T]:
+        """Decorator that registers ``obj`` under ``name``; a name may be taken only once.
+
+        ``description``: one line for ``labelrobust list`` (default: the first sentence of the
+        component's own docstring)."""
 
         def add(obj: T) -> T:
             if name in self._items:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._items[name] = obj
+            self._descriptions[name] = description or _first_sentence(obj)
             return obj
 
         return add
@@ -41,9 +47,21 @@ class Registry(Generic[T]):
                 f"unknown {self.kind} {name!r}; known: {', '.join(self.available())}"
             ) from None
 
+    def describe(self, name: str) -> str:
+        """The one-line description of ``name`` (components describe themselves)."""
+        self.get(name)  # an unknown name fails with the known ones
+        return self._descriptions[name]
+
     def available(self) -> list[str]:
         """Registered names, sorted."""
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
+
+
+def _first_sentence(obj: object) -> str:
+    """The first sentence of ``obj``'s *own* docstring (not one inherited from a base class)."""
+    doc = obj.__dict__.get("__doc__") if isinstance(obj, type) else getattr(obj, "__doc__", None)
+    paragraph = " ".join(inspect.cleandoc(doc or "").split("\n\n")[0].split())
+    return paragraph.split(". ")[0].rstrip(".")

@@ -1,25 +1,61 @@
-"""``labelrobust list``: the registered datasets, models, label spaces, attacks and training methods."""
+"""``labelrobust list KIND``: every registered component of a kind, with a one-line description.
+
+Descriptions come from the components themselves (their docstrings, or for composites and
+suites their parts), so the list never drifts from the code.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from labelrobust.attacks import available_attacks
+from labelrobust.attacks import ATTACKS, OBJECTIVES
 from labelrobust.cli.output import emit
-from labelrobust.data import available_datasets
-from labelrobust.labels import available_label_spaces
-from labelrobust.models import available_models
-from labelrobust.training.methods import available_methods
+from labelrobust.data.augment import AUGMENTATIONS
+from labelrobust.data.catalog import DATASETS
+from labelrobust.labels import LABEL_SPACES
+from labelrobust.metrics.suites import SUITES
+from labelrobust.models.registry import MODELS
+from labelrobust.training.methods import COMPOSITES
+from labelrobust.training.methods.registry import METHODS
 
-KINDS = {"datasets": available_datasets, "models": available_models, "label-spaces": available_label_spaces, "attacks": available_attacks, "methods": available_methods}
+
+def _registry(registry):
+    return lambda: [(name, registry.describe(name)) for name in registry.available()]
+
+
+def _methods() -> list[tuple[str, str]]:
+    composed = [
+        (name, f"{c.method} with per-sample weights from the {c.reweight} margin (γ={c.gamma:g}, β={c.bias:g}"
+               + (f", TRADES β={c.trades_beta:g}" if c.trades_beta is not None else "") + ")")
+        for name, c in COMPOSITES.items()
+    ]
+    return sorted(_registry(METHODS)() + composed)
+
+
+def _suites() -> list[tuple[str, str]]:
+    return [(name, f"{len(specs)} attacks: " + ", ".join(s.label for s in specs) if specs else "no attack: clean accuracy only") for name, specs in SUITES.items()]
+
+
+KINDS = {
+    "datasets": _registry(DATASETS),
+    "models": _registry(MODELS),
+    "label-spaces": _registry(LABEL_SPACES),
+    "methods": _methods,
+    "attacks": _registry(ATTACKS),
+    "objectives": _registry(OBJECTIVES),
+    "suites": _suites,
+    "augmentations": _registry(AUGMENTATIONS),
+}
 
 
 def add_parser(sub, name: str) -> None:
-    p = sub.add_parser(name, help="list registered components")
-    p.add_argument("kind", choices=list(KINDS))
+    p = sub.add_parser(name, help="list registered components with a one-line description", description="List the registered components of one kind.")
+    p.add_argument("kind", choices=list(KINDS), help="which components: " + ", ".join(KINDS))
 
 
 def run(args: argparse.Namespace) -> int:
-    for item in KINDS[args.kind]():
-        emit(item)
+    items = KINDS[args.kind]()
+    width = max(len(name) for name, _ in items)
+    for name, text in items:
+        emit(f"{name.ljust(width)}  {text}".rstrip())
     return 0

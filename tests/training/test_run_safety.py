@@ -122,3 +122,18 @@ def test_a_dict_config_is_validated_like_yaml(tmp_path):
         train({"epochs": -1, "out": str(tmp_path)}, quiet=True)
     with pytest.raises(ConfigError, match="expected a TrainConfig or a mapping"):
         train(["epochs", 1])
+
+
+def test_long_epochs_print_a_heartbeat_without_a_terminal(tmp_path, monkeypatch):
+    monkeypatch.setattr("labelrobust.training.run_log.HEARTBEAT_SECONDS", 0.0)
+    run = train(config(tmp_path, epochs=1), quiet=True)  # quiet: no bars, as under nohup or SLURM
+    log = (run / "train.log").read_text()
+    assert "epoch 1/1: batch 2/6, loss" in log and "epoch 1/1: batch 6/6, loss" in log
+
+
+def test_an_abstaining_model_is_reported(caplog):
+    with caplog.at_level("WARNING", logger="labelrobust"):
+        training_loop._warn_if_abstaining({"epoch": 2, "train_abstain": 1.0, "adv_train_abstain": 0.5})
+        training_loop._warn_if_abstaining({"epoch": 3, "train_abstain": 0.2})
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and "epoch 2: the model abstains on 100.0% of clean training inputs" in messages[0]
