@@ -321,6 +321,8 @@ def _coerce(value: Any, annotation: Any, path: str, allow_inf: bool) -> Any:
             value = float(value)
             if math.isnan(value) or (math.isinf(value) and not allow_inf):
                 raise ConfigError(f"config key {path!r} must be a finite number, got {value}")
+    if isinstance(value, int) and not isinstance(value, bool) and _allows(annotation, str) and not _allows(annotation, float):
+        value = str(value)  # `name: 2024` in YAML is a name, not a number
     if not _type_ok(value, annotation):
         raise ConfigError(f"config key {path!r} must be {_describe(annotation)}, got {value!r}")
     return value

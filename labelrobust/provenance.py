@@ -24,8 +24,16 @@ def now() -> str:
 
 
 def command_line() -> str:
-    """The command that is running, as a shell would read it back."""
-    return shlex.join([Path(sys.argv[0]).name if sys.argv else "python", *sys.argv[1:]])
+    """The command that is running, as it can be pasted back into a shell: ``labelrobust train
+    ...`` for the command line (also under ``python -m labelrobust``), else ``python SCRIPT ...``."""
+    if not sys.argv or not sys.argv[0]:
+        return "python"
+    program = Path(sys.argv[0])
+    if program.name == "labelrobust" or (program.name == "__main__.py" and program.parent.name == "labelrobust"):
+        head = ["labelrobust"]
+    else:
+        head = ["python", sys.argv[0]]
+    return shlex.join([*head, *sys.argv[1:]])
 
 
 def git_commit(directory: Path = PACKAGE_DIR) -> dict | None:

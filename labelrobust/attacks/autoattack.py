@@ -84,7 +84,7 @@ def _apgd_with_iterations(old, n_iter: int):
     return base.APGDAttack(old.model, loss=old.loss, **common)
 
 
-@ATTACKS.register("autoattack")
+@ATTACKS.register("autoattack", "the published AutoAttack ensemble on the class scores")
 class AutoAttack(Attack):
     """The published AutoAttack ensemble on the label space's class scores (untargeted only).
 
@@ -217,14 +217,14 @@ class _APGD(Attack):
         return x_adv.detach(), net.gradient_forwards, None
 
 
-@ATTACKS.register("apgd-ce")
+@ATTACKS.register("apgd-ce", "APGD on cross-entropy of the scores (published package)")
 class APGDCE(_APGD):
     __doc__ = _APGD.__doc__ + "\n    Loss: cross-entropy of softmax(scores)."
     name = "apgd-ce"
     loss = "ce"
 
 
-@ATTACKS.register("apgd-dlr")
+@ATTACKS.register("apgd-dlr", "APGD on the DLR loss of the scores (published package)")
 class APGDDLR(_APGD):
     __doc__ = _APGD.__doc__ + "\n    Loss: the scale-invariant DLR of the scores (needs K ≥ 3)."
     name = "apgd-dlr"

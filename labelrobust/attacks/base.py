@@ -10,6 +10,7 @@ parameters' ``requires_grad`` are never changed, and no parameter gradient is le
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, final
@@ -51,6 +52,23 @@ def check_inputs(x: Tensor, where: str = "inputs") -> None:
         )
 
 
+def model_device(model: torch.nn.Module, default: torch.device) -> torch.device:
+    """The device of ``model``'s first parameter (or buffer); ``default`` for a model with neither."""
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        return tensor.device
+    return default
+
+
+def check_same_device(model: torch.nn.Module, x: Tensor) -> None:
+    """Refuse inputs on another device than the model with one line instead of torch's traceback."""
+    device = model_device(model, x.device)
+    if device != x.device:
+        raise ConfigError(
+            f"the model is on {device} but the inputs are on {x.device}; move them with x.to({str(device)!r}) "
+            f"(labels follow the inputs)"
+        )
+
+
 class Attack(ABC):
     """Base class; ``threat`` (norm and eps) is required, ``objective`` names what is maximised."""
 
@@ -66,6 +84,7 @@ class Attack(ABC):
     @final
     def __call__(self, model: torch.nn.Module, space: LabelSpace, x: Tensor, y: Tensor, target: Tensor | None = None) -> AttackResult:
         check_inputs(x)
+        check_same_device(model, x)
         y = space.check_hard_labels(y).to(x.device)
         if len(y) != len(x):
             raise ConfigError(f"got {len(x)} inputs but {len(y)} labels")

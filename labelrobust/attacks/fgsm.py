@@ -8,7 +8,7 @@ from labelrobust.attacks.base import Attack
 from labelrobust.attacks.registry import ATTACKS
 
 
-@ATTACKS.register("fgsm")
+@ATTACKS.register("fgsm", "one signed-gradient (L∞) or normalised-gradient (L2) step of size eps")
 class FGSM(Attack):
     """``x + eps · sign(∇ℓ)`` (L∞) or ``x + eps · ∇ℓ/‖∇ℓ‖₂`` (L2), clipped to [0, 1]."""
 

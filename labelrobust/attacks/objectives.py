@@ -37,7 +37,7 @@ def _pick(scores: Tensor, cls: Tensor) -> Tensor:
     return scores.gather(1, cls[:, None]).squeeze(1)
 
 
-@OBJECTIVES.register("loss")
+@OBJECTIVES.register("loss", "the label space's own training loss (what the original studies attacked)")
 def own_loss(space: LabelSpace, outputs: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
     value = space.loss(outputs, space.encode(y))
     if target is not None:
@@ -45,7 +45,7 @@ def own_loss(space: LabelSpace, outputs: Tensor, y: Tensor, target: Tensor | Non
     return value
 
 
-@OBJECTIVES.register("margin")
+@OBJECTIVES.register("margin", "CW margin max_{j≠y} s_j − s_y on the class scores")
 def margin(space: LabelSpace, outputs: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
     s = space.scores(outputs)
     if target is None:
@@ -53,7 +53,7 @@ def margin(space: LabelSpace, outputs: Tensor, y: Tensor, target: Tensor | None)
     return _pick(s, target) - _other_max(s, target)
 
 
-@OBJECTIVES.register("dlr")
+@OBJECTIVES.register("dlr", "difference-of-logits ratio on the class scores (Croce & Hein 2020)")
 def dlr(space: LabelSpace, outputs: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
     s = space.scores(outputs)
     need = 3 if target is None else 4
@@ -65,7 +65,7 @@ def dlr(space: LabelSpace, outputs: Tensor, y: Tensor, target: Tensor | None) ->
     return -(_pick(s, y) - _pick(s, target)) / (top[:, 0] - 0.5 * (top[:, 2] + top[:, 3]) + 1e-12)
 
 
-@OBJECTIVES.register("ce")
+@OBJECTIVES.register("ce", "cross-entropy of the class scores")
 def scores_cross_entropy(space: LabelSpace, outputs: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
     s = space.scores(outputs)
     if target is None:

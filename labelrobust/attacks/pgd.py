@@ -23,7 +23,7 @@ from labelrobust.errors import ConfigError
 from labelrobust.labels import LabelSpace
 
 
-@ATTACKS.register("pgd")
+@ATTACKS.register("pgd", "projected gradient descent: steps, restarts, momentum, targets, any objective")
 class PGD(Attack):
     """Parameters: ``steps`` (default 10), ``step_size`` α (default 2.5·eps/steps, Madry et al.),
     ``restarts`` (default 1), ``random_start`` (default True), ``momentum`` μ in [0, 1)
@@ -135,7 +135,7 @@ class PGD(Attack):
         return x_adv
 
 
-@ATTACKS.register("cw")
+@ATTACKS.register("cw", "CW-L∞: PGD on the margin of the class scores")
 class CarliniWagnerLinf(PGD):
     """CW-L∞ as used in robustness evaluations (Carlini & Wagner 2017; Madry et al.): PGD on the
     margin ``max_{j≠y} s_j − s_y`` of the label space's scores."""

@@ -28,7 +28,7 @@ from labelrobust.attacks.threat import ThreatModel
 from labelrobust.errors import ConfigError
 
 
-@ATTACKS.register("square")
+@ATTACKS.register("square", "Square attack: black-box random search on the class scores")
 class Square(Attack):
     """Square attack on the class scores (untargeted), for image inputs N×C×H×W.
 

@@ -14,14 +14,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from labelrobust.attacks.base import Attack
+from labelrobust.attacks.base import Attack, model_device
 from labelrobust.attacks.registry import ATTACKS
 from labelrobust.attacks.threat import ThreatModel
 from labelrobust.errors import ConfigError
 from labelrobust.labels import LabelSpace
 
 
-@ATTACKS.register("transfer")
+@ATTACKS.register("transfer", "adversarial examples crafted on a source model, judged on the victim")
 class Transfer(Attack):
     """Run the registered attack ``attack`` (default ``pgd``) on ``source_model`` read through
     ``source_space`` and hand its adversarial inputs to the victim; the base class then judges
@@ -82,5 +82,9 @@ class Transfer(Attack):
                 f"{self.name}: the source space has {self.source_space.num_classes} classes but the victim's has "
                 f"{space.num_classes}; both models must predict the same classes"
             )
-        crafted = self.source(self.source_model, self.source_space, x, y, target)
-        return crafted.x_adv, crafted.steps, None
+        # The source model may live on another device than the victim (a CPU surrogate for a
+        # GPU victim, say): craft where the source is, hand the points back where x is.
+        device = model_device(self.source_model, x.device)
+        moved = None if target is None else target.to(device)
+        crafted = self.source(self.source_model, self.source_space, x.to(device), y.to(device), moved)
+        return crafted.x_adv.to(x.device), crafted.steps, None

@@ -20,6 +20,7 @@ import sys
 from labelrobust.cli import attack, compare, evaluate, listing, train, transfer
 from labelrobust.cli.console import configure_console
 from labelrobust.cli.output import emit_error
+from labelrobust.cli.parser import LabelRobustParser
 from labelrobust.errors import LabelRobustError
 from labelrobust.training.stopping import TrainingStopped
 from labelrobust.training.distributed import exit_process, launched_by_torchrun, leave
@@ -28,7 +29,7 @@ COMMANDS = {"train": train, "evaluate": evaluate, "attack": attack, "compare": c
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="labelrobust", description="The label side of adversarial robustness.")
+    parser = LabelRobustParser(prog="labelrobust", description="The label side of adversarial robustness.")
     parser.add_argument("-v", "--verbose", action="store_true", help="also log debugging details to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in COMMANDS.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import types
 import typing
 
 from labelrobust.config import TrainConfig, parse_override
@@ -40,8 +41,8 @@ DICT_FLAGS = {"labels.params": "--label-param", "model.options": "--model-option
 
 
 class _Override(argparse.Action):
-    def __init__(self, *args, key: str, is_list: bool = False, constant=None, **kwargs):
-        self.key, self.is_list, self.constant = key, is_list, constant
+    def __init__(self, *args, key: str, is_list: bool = False, is_text: bool = False, constant=None, **kwargs):
+        self.key, self.is_list, self.is_text, self.constant = key, is_list, is_text, constant
         super().__init__(*args, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
@@ -51,6 +52,8 @@ class _Override(argparse.Action):
         elif self.key in DICT_FLAGS or self.key == "--set":
             sub, value = parse_override(values)
             overrides.append((sub if self.key == "--set" else f"{self.key}.{sub}", value))
+        elif self.is_text:  # a name or a path is taken as written: --name 2024, --out inf
+            overrides.append((self.key, values))
         else:
             value = parse_value(values, f"value of {option_string}")
             if self.is_list and isinstance(value, (str, int, float)):
@@ -78,10 +81,11 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         dotted = "--" + key.replace("_", "-")
         names = [dotted, *ALIASES.get(key, [])]
         is_list = typing.get_origin(hint) is list or hint is list or "list" in str(hint)
+        is_text = hint is str or (typing.get_origin(hint) in (typing.Union, types.UnionType) and set(typing.get_args(hint)) == {str, type(None)})
         if key in FLAGS:
             group.add_argument(*dict.fromkeys([FLAGS[key], dotted]), nargs=0, action=_Override, key=key, constant=True, help=f"{text} (default: {default})")
         elif key in DICT_FLAGS:
             group.add_argument(DICT_FLAGS[key], metavar="KEY=VALUE", action=_Override, key=key, help=f"{text}; one entry of {key}, repeatable")
         else:
-            group.add_argument(*names, metavar="VALUE", action=_Override, key=key, is_list=is_list, help=f"{text} (default: {default!r})")
+            group.add_argument(*names, metavar="VALUE", action=_Override, key=key, is_list=is_list, is_text=is_text, help=f"{text} (default: {default!r})")
     group.add_argument("--set", metavar="KEY=VALUE", action=_Override, key="--set", help="any config key by its dotted path, e.g. optim.gamma=0.2")

@@ -61,9 +61,7 @@ def _locate(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
     its saved ``out``/``name`` point at, which for a copied run is the original. Only without
     --resume may --name/--out redirect it to a new run.
     """
-    if args.config is None:
-        if args.resume:
-            raise ConfigError("--resume needs the run directory to continue: labelrobust train --resume runs/NAME")
+    if args.config is None:  # the flags say everything; with --resume, out/name name the run
         return None, None
     target = Path(args.config)
     if args.resume and not target.exists():

@@ -18,12 +18,12 @@ from labelrobust.registry import Registry
 AUGMENTATIONS: Registry[Callable[[Tensor], Tensor]] = Registry("augmentation")
 
 
-@AUGMENTATIONS.register("none")
+@AUGMENTATIONS.register("none", "no augmentation")
 def no_augmentation(x: Tensor) -> Tensor:
     return x
 
 
-@AUGMENTATIONS.register("crop-flip")
+@AUGMENTATIONS.register("crop-flip", "random crop after 4-pixel zero padding, then a random horizontal flip")
 def crop_flip(x: Tensor, padding: int = 4) -> Tensor:
     """Random crop after zero padding by ``padding`` pixels, then a random horizontal flip.
 

@@ -55,8 +55,8 @@ class ImageSet:
         return int(self.labels.shape[0])
 
     def subset(self, index: Tensor) -> ImageSet:
-        """The samples at ``index`` (an int64 tensor of positions), in that order."""
-        index = torch.as_tensor(index, dtype=torch.int64)
+        """The samples at ``index`` (an int64 tensor of positions, on any device), in that order."""
+        index = torch.as_tensor(index, dtype=torch.int64, device=self.images.device)
         return ImageSet(
             images=self.images[index],
             labels=self.labels[index],
@@ -65,7 +65,9 @@ class ImageSet:
         )
 
     def float_images(self, index: Tensor | slice | None = None) -> Tensor:
-        """Images (all, or those at ``index``) as float32 in [0, 1]."""
+        """Images (all, or those at ``index``) as float32 in [0, 1], on the images' device."""
+        if isinstance(index, Tensor):  # positions may come from another device than the images
+            index = index.to(self.images.device)
         x = self.images if index is None else self.images[index]
         if x.dtype == torch.uint8:
             return x.to(torch.float32).div_(255.0)
@@ -120,6 +122,8 @@ def missing_data_error(
     ``--data-root DIR``, the ``LABELROBUST_DATA_ROOT`` variable, or ``--download`` where the
     data set can be fetched (otherwise ``source`` says where to get it by hand).
     """
+    if root.is_file():
+        return root_is_file_error(root)
     try:
         relative = path.relative_to(root)
     except ValueError:
@@ -134,6 +138,15 @@ def missing_data_error(
     elif source:
         how += f"; it cannot be downloaded automatically, get it from {source}"
     return DataError(f"{dataset}: file {relative} not found under {where} (looked for {path}); {how}")
+
+
+def root_is_file_error(root: Path, source: str = "") -> DataError:
+    """The error for a data root that names a file: the root must be the folder holding the data.
+    ``source`` says where the root came from (e.g. the environment variable), when not a flag."""
+    return DataError(
+        f"data root {root}{source} is a file, not a folder; pass --data-root DIR (or set "
+        f"{DATA_ROOT_ENV}=DIR) for the folder that holds the data sets"
+    )
 
 
 def require_file(

@@ -7,11 +7,11 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from labelrobust.data.base import DATA_ROOT_ENV, Dataset
+from labelrobust.data.base import DATA_ROOT_ENV, Dataset, root_is_file_error
 from labelrobust.data.subset import (
     imbalance_classes,
     select_classes,
@@ -35,14 +35,20 @@ _FIXED_PARAMETERS = ("root", "download")
 def resolve_data_root(root: str | Path | None) -> Path:
     """The data root: ``root`` if given, else ``$LABELROBUST_DATA_ROOT`` if set, else ``data``.
 
-    Existence is not checked here: each loader says which of its files is missing.
+    Existence is not checked here: each loader says which of its files is missing (data sets
+    shipped with a library or generated need no root). A root that is a file is always a
+    mistake, though, and is refused here with a DataError.
     """
+    source = ""
     if root is not None and str(root) != "":
-        return Path(root).expanduser()
-    from_env = os.environ.get(DATA_ROOT_ENV, "")
-    if from_env:
-        return Path(from_env).expanduser()
-    return Path("data")
+        path = Path(root).expanduser()
+    elif os.environ.get(DATA_ROOT_ENV, ""):
+        path, source = Path(os.environ[DATA_ROOT_ENV]).expanduser(), f" (from ${DATA_ROOT_ENV})"
+    else:
+        path, source = Path("data"), " (the default)"
+    if path.is_file():
+        raise root_is_file_error(path, source)
+    return path
 
 
 def available_datasets() -> list[str]:
@@ -82,6 +88,8 @@ def load_dataset(
     ``options`` are passed to the loader as keyword arguments.
     """
     loader = DATASETS.get(name)
+    if options is not None and not isinstance(options, Mapping):
+        raise ConfigError(f"options of dataset {name!r} must be a mapping of option names to values, got {options!r}")
     options = dict(options or {})
     accepted = dataset_options(name)
     unknown = sorted(set(options) - set(accepted))
@@ -117,6 +125,6 @@ def load_dataset(
         "seed": seed,
         "options": options,
     }
-    logger.info("loaded %s: %s", name, ", ".join(f"{k} {v}" for k, v in sizes.items()))
+    logger.debug("loaded %s: %s", name, ", ".join(f"{k} {v}" for k, v in sizes.items()))
     return replace(dataset, report=report)
 

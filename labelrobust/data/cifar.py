@@ -209,13 +209,13 @@ def read_cifar(root: Path, layout: CifarLayout, download: bool = False) -> Datas
     )
 
 
-@DATASETS.register("cifar10")
+@DATASETS.register("cifar10", "CIFAR-10, 3×32×32, 10 classes")
 def load_cifar10(root: Path, download: bool) -> Dataset:
     """CIFAR-10: ``cifar-10-batches-py/data_batch_1..5`` (those present), ``test_batch``."""
     return read_cifar(root, CIFAR10, download)
 
 
-@DATASETS.register("cifar100")
+@DATASETS.register("cifar100", "CIFAR-100, 3×32×32, 100 fine classes")
 def load_cifar100(root: Path, download: bool) -> Dataset:
     """CIFAR-100 with its 100 fine labels: ``cifar-100-python/train``, ``test``, ``meta``."""
     return read_cifar(root, CIFAR100, download)

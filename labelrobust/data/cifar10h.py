@@ -86,7 +86,7 @@ def read_cifar10h(probs_path: Path, counts_path: Path, n: int) -> tuple[np.ndarr
     return probs, counts
 
 
-@DATASETS.register("cifar10h")
+@DATASETS.register("cifar10h", "CIFAR-10 test images with CIFAR-10H human soft labels (9,000 train / 1,000 test)")
 def load_cifar10h(root: Path, download: bool) -> Dataset:
     """CIFAR-10 test images with CIFAR-10H soft labels; train = [0, 9000), test = [9000, 10000).
 

@@ -24,7 +24,7 @@ MEAN = (0.3059,)
 STD = (0.3765,)
 
 
-@DATASETS.register("digits")
+@DATASETS.register("digits", "scikit-learn's 8×8 handwritten digits, shipped with scikit-learn (fixed 80/20 split)")
 def load_digits(root: Path, download: bool) -> Dataset:
     """Digits as float32 N×1×8×8 in [0, 1]; a stratified 80/20 train/test split (seed 0).
 

@@ -49,7 +49,7 @@ def _check_count(name: str, value: object) -> int:
     return int(value)
 
 
-@DATASETS.register("disk2d")
+@DATASETS.register("disk2d", "the soft-label study's 2-D disk with soft and hard labels (synthetic)")
 def load_disk2d(
     root: Path,
     download: bool,

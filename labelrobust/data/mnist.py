@@ -51,7 +51,7 @@ def _read_split(root: Path, train: bool, download: bool) -> ImageSet:
     return ImageSet(images.unsqueeze(1).contiguous(), labels.to(torch.int64))
 
 
-@DATASETS.register("mnist")
+@DATASETS.register("mnist", "MNIST handwritten digits, 1×28×28")
 def load_mnist(root: Path, download: bool) -> Dataset:
     """MNIST: uint8 N×1×28×28 images, classes named "0".."9"."""
     train = _read_split(root, True, download)

@@ -138,7 +138,7 @@ def _check_on_mismatch(on_mismatch: str) -> None:
         )
 
 
-@DATASETS.register("softcifar10")
+@DATASETS.register("softcifar10", "the soft CIFAR-10 survey over CIFAR-10 batch 1 (7,000/2,000/1,000)")
 def load_softcifar10(root: Path, download: bool, on_mismatch: str = "drop-span") -> Dataset:
     """Soft CIFAR-10 with the study's 7,000/2,000/1,000 split (after dropping rows).
 

@@ -67,6 +67,11 @@ def select_classes(dataset: Dataset, classes: Sequence[str | int]) -> Dataset:
     kept = [_class_index(dataset, c, "classes") for c in classes]
     if len(set(kept)) != len(kept):
         raise ConfigError(f"classes lists a class twice: {list(classes)!r}")
+    if len(kept) < 2:
+        raise ConfigError(
+            f"classes must keep at least 2 classes (a classifier needs two to choose from), got "
+            f"{list(classes)!r}; add another class of {dataset.name}"
+        )
 
     # old label -> new label, -1 for the classes that go
     mapping = torch.full((dataset.num_classes,), -1, dtype=torch.int64)
@@ -161,7 +166,10 @@ def stratified_counts(labels: Tensor, size: int) -> dict[int, int]:
     Class ``c`` with ``n_c`` of ``N`` samples gets ``size · n_c / N`` rounded by the largest
     remainder (Hamilton) method: every class gets the floor, and the ``size − Σ floor``
     leftover samples go to the classes with the largest fractional parts (ties: lower class
-    index first). Each count is therefore within 1 of the exact proportion.
+    index first). Each count is therefore within 1 of the exact proportion, except that a
+    class rounded down to 0 still gets one sample (taken from the class most above its
+    proportion), so that no class vanishes: with ``size ≥`` the number of classes, every
+    class is represented.
     """
     classes, totals = torch.unique(labels, return_counts=True)
     n = int(totals.sum())
@@ -172,6 +180,15 @@ def stratified_counts(labels: Tensor, size: int) -> dict[int, int]:
     by_remainder = sorted(quotas, key=lambda qc: (-(qc[0] % n), qc[1]))
     for _, c in by_remainder[:leftover]:
         counts[c] += 1
+    quota = {c: q for q, c in quotas}
+    for c in [c for c in counts if counts[c] == 0]:
+        donors = [d for d in counts if counts[d] > 1]
+        if not donors:  # size < number of classes: some class must stay empty
+            break
+        # the donor most above its exact share (count·n − quota, exact), lower index on ties
+        donor = max(donors, key=lambda d: (counts[d] * n - quota[d], -d))
+        counts[donor] -= 1
+        counts[c] = 1
     return counts
 
 
@@ -182,13 +199,19 @@ def stratified_indices(labels: Tensor, size: int, seed: int, *, what: str = "sub
     uniform random choice drawn from ``torch.Generator().manual_seed(seed)``.
     """
     total = int(labels.shape[0])
+    generator = _generator(seed)
     if isinstance(size, bool) or not isinstance(size, Integral):
         raise ConfigError(f"{what} must be an integer, got {size!r}")
     if size <= 0:
         raise ConfigError(f"{what} must be positive, got {size}")
     if size > total:
         raise ConfigError(f"{what} {size} is larger than the split, which has {total} samples")
-    generator = _generator(seed)
+    classes = int(torch.unique(labels).numel())
+    if size < classes:
+        raise ConfigError(
+            f"{what} {size} is smaller than the {classes} classes of the split: a stratified subset "
+            f"needs at least one sample per class ({what} ≥ num_classes = {classes})"
+        )
     chosen = []
     for cls, count in sorted(stratified_counts(labels, int(size)).items()):
         positions = torch.nonzero(labels == cls).flatten()
@@ -226,6 +249,13 @@ def split_validation(dataset: Dataset, val_size: int, seed: int) -> Dataset:
         raise ConfigError(
             f"val_size {val_size} leaves no training data: the train split has "
             f"{len(dataset.train)} samples"
+        )
+    classes = int(torch.unique(dataset.train.labels).numel())
+    if len(dataset.train) - val_size < classes:
+        raise ConfigError(
+            f"val_size {val_size} leaves {len(dataset.train) - val_size} training samples for {classes} "
+            f"classes; the training split needs at least one sample per class "
+            f"(val_size ≤ {len(dataset.train) - classes})"
         )
     val_index = stratified_indices(dataset.train.labels, int(val_size), seed, what="val_size")
     keep = torch.ones(len(dataset.train), dtype=torch.bool)

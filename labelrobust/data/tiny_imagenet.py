@@ -125,7 +125,7 @@ def _val_split(root: Path, wnids: list[str]) -> ImageSet:
     return ImageSet(_read_images(paths), torch.tensor(labels, dtype=torch.int64))
 
 
-@DATASETS.register("tiny-imagenet")
+@DATASETS.register("tiny-imagenet", "Tiny ImageNet, 3×64×64, 200 classes (val is the test split)")
 def load_tiny_imagenet(root: Path, download: bool) -> Dataset:
     """Tiny ImageNet: uint8 N×3×64×64; train from ``train/``, test from the labelled ``val/``."""
     wnids_rel, words_rel = FOLDER / "wnids.txt", FOLDER / "words.txt"

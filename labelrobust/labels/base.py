@@ -7,7 +7,9 @@ through these five members, so any method works with any label space:
 - ``encode(y)``: hard labels (int64, shape N) → training targets (soft spaces also accept
   per-sample distributions, N×K);
 - ``loss(outputs, targets)``: per-sample losses, shape N (never reduced, so training methods
-  can reweight samples);
+  can reweight samples); ``targets`` must be what ``encode`` returns, which ``check_targets``
+  enforces for API and CLI alike (hard labels, wrong shapes, rows off the simplex, non-0/1
+  codewords are one-line errors);
 - ``decode(outputs)``: predicted class per sample, ``ABSTAIN`` (-1) where no class matches;
 - ``scores(outputs)``: N×K class scores whose arg-max equals ``decode`` wherever ``decode``
   does not abstain.
@@ -15,7 +17,9 @@ through these five members, so any method works with any label space:
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import torch
@@ -30,6 +34,76 @@ ABSTAIN = -1
 SIMPLEX_TOLERANCE = 1e-4
 """How far a soft label's row sum may be from 1 (float32 survey ratios are exact to ~1e-7)."""
 
+_YAML_SPECIALS = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+
+
+def numeric_param(value: Any) -> Any:
+    """A numeric label-space parameter as a plain Python number, whatever its spelling.
+
+    Text that spells a number becomes that number: ``"3.5e2"`` → 350.0, ``"4"`` → 4,
+    ``"inf"``/``".inf"`` → inf (Python's and YAML's spellings), so the Python API accepts
+    what a config file or a shell would pass. NumPy scalars become ``int``/``float``.
+    Anything else (a word, a list, None, a bool) is returned unchanged, so that each
+    parameter's own check refuses it with its usual message.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in _YAML_SPECIALS:
+            return _YAML_SPECIALS[text.lower()]
+        for parse in (int, float):
+            try:
+                return parse(text)
+            except ValueError:
+                pass
+        return value
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Integral):
+        return int(value)
+    if isinstance(value, Real):
+        return float(value)
+    return value
+
+
+def on_simplex(q: Tensor) -> Tensor:
+    """0-d boolean tensor: every entry of the N×K ``q`` finite and ≥ 0, every row summing to 1.
+
+    ``0 ≤ q < inf`` is False for NaN, −inf and +inf alike, so one comparison pair covers
+    finiteness and sign; the three conditions reduce to one boolean, read with one host sync.
+    """
+    in_range = ((q >= 0) & (q < math.inf)).all()
+    return in_range & ((q.sum(dim=1) - 1).abs() <= SIMPLEX_TOLERANCE).all()
+
+
+def _version(t: Tensor) -> int | None:
+    """The tensor's in-place modification counter; None for inference tensors, which have none."""
+    try:
+        return t._version
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def mark_valid_targets(t: Tensor, kind: str) -> Tensor:
+    """Remember on ``t`` that its values passed the ``kind`` check (until it is modified in place).
+
+    ``encode`` marks what it returns and ``loss`` marks what it validated, so the attack and
+    training loops, which pass the same targets to ``loss`` at every PGD step, pay the value
+    check (a host sync on a GPU) once per tensor instead of once per step.
+    """
+    version = _version(t)
+    if version is not None:
+        try:
+            t._labelrobust_valid = (kind, version)
+        except (AttributeError, RuntimeError):  # a tensor subclass without a __dict__
+            pass
+    return t
+
+
+def is_marked_valid(t: Tensor, kind: str) -> bool:
+    """Whether ``t`` passed the ``kind`` check and has not been modified in place since."""
+    mark = getattr(t, "_labelrobust_valid", None)
+    return mark is not None and mark == (kind, _version(t))
+
 
 class LabelSpace(ABC):
     """Base class of all label spaces; subclasses set ``name`` and implement the abstract methods."""
@@ -41,6 +115,8 @@ class LabelSpace(ABC):
     """Whether the space is meant for data with per-sample soft labels (training refuses others)."""
     can_abstain: ClassVar[bool] = False
     """Whether ``decode`` may return ``ABSTAIN``."""
+    target_kind: ClassVar[str] = "targets"
+    """What ``encode`` returns, for error messages (e.g. "N×K distributions")."""
 
     def __init__(self, num_classes: int) -> None:
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
@@ -107,31 +183,37 @@ class LabelSpace(ABC):
             raise ConfigError(
                 f"label space {self.name!r}: hard labels must have shape (N,), got {tuple(y.shape)}"
             )
-        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
-            bad = y[(y < 0) | (y >= self.num_classes)]
+        outside = (y < 0) | (y >= self.num_classes)
+        if y.numel() and bool(outside.any()):  # one host sync on a GPU
+            bad = y[outside]
             raise ConfigError(
                 f"label space {self.name!r}: labels must lie in 0..{self.num_classes - 1}, "
                 f"got {bad[:5].tolist()}"
             )
         return y.to(torch.int64)
 
-    def check_soft_labels(self, q: Tensor) -> Tensor:
-        """Validate per-sample distributions: N×K, finite, non-negative, rows summing to 1."""
+    def check_soft_labels(self, q: Tensor, what: str = "soft targets") -> Tensor:
+        """Validate per-sample distributions: N×K, finite, non-negative, rows summing to 1.
+
+        ``what`` names them in the messages, which name the first failed condition and rows.
+        """
         if q.ndim != 2 or q.shape[1] != self.num_classes:
             raise ConfigError(
-                f"label space {self.name!r}: soft targets must have shape (N, {self.num_classes}), "
+                f"label space {self.name!r}: {what} must have shape (N, {self.num_classes}), "
                 f"got {tuple(q.shape)}"
             )
         q = q.to(torch.float32)
+        if bool(on_simplex(q)):  # the common case: one check, one host sync
+            return q
         if not torch.isfinite(q).all():
             rows = (~torch.isfinite(q)).any(1).nonzero().flatten()
             raise ConfigError(
-                f"label space {self.name!r}: soft targets contain NaN/inf in rows {rows[:5].tolist()}"
+                f"label space {self.name!r}: {what} contain NaN/inf in rows {rows[:5].tolist()}"
             )
         if (q < 0).any():
             rows = (q < 0).any(1).nonzero().flatten()
             raise ConfigError(
-                f"label space {self.name!r}: soft targets must be non-negative; negative entries "
+                f"label space {self.name!r}: {what} must be non-negative; negative entries "
                 f"in rows {rows[:5].tolist()}"
             )
         sums = q.sum(1)
@@ -139,10 +221,94 @@ class LabelSpace(ABC):
         if off.any():
             rows = off.nonzero().flatten()
             raise ConfigError(
-                f"label space {self.name!r}: soft targets must sum to 1 per row "
+                f"label space {self.name!r}: {what} must sum to 1 per row "
                 f"(±{SIMPLEX_TOLERANCE}); rows {rows[:5].tolist()} sum to {sums[rows[:5]].tolist()}"
             )
         return q
+
+    def check_targets(self, outputs: Tensor, targets: Tensor) -> None:
+        """Validate the targets ``loss`` receives: what ``encode`` returns, for these outputs.
+
+        Shape, dtype and device are checked without reading the values (no host sync). The values are
+        checked with one combined boolean (``valid_targets``, a single host sync on a GPU),
+        skipped for tensors already checked (``mark_valid_targets``); only when it fails does
+        ``explain_invalid_targets`` look for the offending rows to name them.
+        """
+        name, width = self.name, self.target_width
+        if not isinstance(targets, Tensor):
+            raise ConfigError(
+                f"label space {name!r}: loss targets must be a tensor ({self.target_kind}, what encode(y) "
+                f"returns), got {type(targets).__name__}; call space.loss(outputs, space.encode(y))"
+            )
+        if targets.ndim == 1:
+            raise ConfigError(
+                f"label space {name!r}: loss() takes encode(y) targets ({self.target_kind}, shape (N, {width})), "
+                f"not hard labels (shape {tuple(targets.shape)}, {targets.dtype}); call space.loss(outputs, space.encode(y))"
+            )
+        if targets.ndim != 2 or targets.shape[1] != width:
+            raise ConfigError(
+                f"label space {name!r}: loss targets must have shape (N, {width}) ({self.target_kind}, what "
+                f"encode(y) returns), got {tuple(targets.shape)}"
+            )
+        if not targets.dtype.is_floating_point:
+            raise ConfigError(
+                f"label space {name!r}: loss targets must be a floating-point tensor ({self.target_kind}), "
+                f"got {targets.dtype}; call space.loss(outputs, space.encode(y))"
+            )
+        if targets.shape[0] != outputs.shape[0]:
+            raise ConfigError(
+                f"label space {name!r}: {outputs.shape[0]} outputs but {targets.shape[0]} targets; "
+                f"loss needs one target row per output row"
+            )
+        if targets.device != outputs.device:
+            raise ConfigError(
+                f"label space {name!r}: the targets are on {targets.device} but the outputs on "
+                f"{outputs.device}; move them with targets.to(outputs.device)"
+            )
+        if is_marked_valid(targets, self._check_kind()):
+            return
+        if not bool(self.valid_targets(targets)):
+            self.explain_invalid_targets(targets)
+            raise ConfigError(f"label space {name!r}: invalid loss targets; expected {self.target_kind}")
+        self.encoded(targets)
+
+    def encoded(self, targets: Tensor) -> Tensor:
+        """``targets`` marked as valid for ``loss`` (``mark_valid_targets``); ``encode`` returns this."""
+        return mark_valid_targets(targets, self._check_kind())
+
+    def _check_kind(self) -> str:
+        # The value check that applies, e.g. "DistributionLabelSpace.valid_targets": spaces
+        # sharing a check share marks, spaces with different checks never do.
+        return type(self).valid_targets.__qualname__
+
+    @property
+    def target_width(self) -> int:
+        """Columns of the targets ``encode`` returns (and ``loss`` takes)."""
+        return self.num_classes
+
+    def valid_targets(self, targets: Tensor) -> Tensor:
+        """A 0-d boolean tensor: whether every value of these (well-shaped) targets is valid."""
+        return torch.isfinite(targets).all()
+
+    def explain_invalid_targets(self, targets: Tensor) -> None:
+        """Raise a ConfigError that names the invalid rows (called only when ``valid_targets`` fails)."""
+        rows = (~torch.isfinite(targets)).any(1).nonzero().flatten()
+        raise ConfigError(f"label space {self.name!r}: loss targets contain NaN/inf in rows {rows[:5].tolist()}")
+
+    def constant(self, name: str, device: torch.device, dtype: torch.dtype | None = None) -> Tensor:
+        """The constant table ``self.<name>`` (codebook, bounds, cost) on ``device``.
+
+        Tables are built once on the CPU; labels, targets and outputs may live on any device.
+        The copy is made once per (device, dtype) and kept, outside inference mode so that a
+        copy first made under ``torch.inference_mode`` can still be used in training.
+        """
+        table = getattr(self, name)
+        key = (name, id(table), torch.device(device), dtype or table.dtype)
+        cache = self.__dict__.setdefault("_constants", {})
+        if key not in cache:
+            with torch.inference_mode(False):
+                cache[key] = table.to(device=device, dtype=dtype or table.dtype)
+        return cache[key]
 
     def targets_from(self, y: Tensor) -> Tensor:
         """Hard labels (N,) or, where accepted, soft targets (N×K) → validated targets tensor."""

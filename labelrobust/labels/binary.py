@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from labelrobust.errors import ConfigError
+from labelrobust.labels.base import numeric_param
 from labelrobust.labels.regions import RegionLabelSpace
 from labelrobust.labels.registry import LABEL_SPACES
 
@@ -72,7 +73,7 @@ def validate_codebook(codebook: Any, num_classes: int) -> Tensor:
     return book
 
 
-@LABEL_SPACES.register("binary")
+@LABEL_SPACES.register("binary", "RBC binary codewords, one output per bit, loss ‖relu(S − (o − t)⊙(2b − 1))‖²; abstains off-code")
 class BinaryCodes(RegionLabelSpace):
     """RBC label space.
 
@@ -83,6 +84,7 @@ class BinaryCodes(RegionLabelSpace):
     """
 
     name = "binary"
+    target_kind = "N×B codewords of 0/1"
 
     def __init__(
         self,
@@ -93,6 +95,7 @@ class BinaryCodes(RegionLabelSpace):
         codebook: Any = None,
     ) -> None:
         super().__init__(num_classes)
+        bits, scale, threshold = numeric_param(bits), numeric_param(scale), numeric_param(threshold)
         if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not math.isfinite(scale) or scale < 0:
             raise ConfigError(f"label space {self.name!r}: scale S must be a finite number ≥ 0, got {scale!r}")
         if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not math.isfinite(threshold):
@@ -136,17 +139,33 @@ class BinaryCodes(RegionLabelSpace):
     def out_dim(self) -> int:
         return self.bits
 
+    @property
+    def target_width(self) -> int:
+        return self.bits
+
     def encode(self, y: Tensor) -> Tensor:
-        """Hard labels → their codewords (N×B of 0/1)."""
-        return self.codebook[self.targets_from(y)]
+        """Hard labels → their codewords (N×B of 0/1), on the labels' device."""
+        y = self.targets_from(y)
+        return self.encoded(self.constant("codebook", y.device)[y])
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         self.check_outputs(outputs)
+        self.check_targets(outputs, targets)
         signed = (outputs - self.threshold) * (2.0 * targets - 1.0)
         return torch.relu(self.scale - signed).square().sum(dim=1)
 
+    def valid_targets(self, targets: Tensor) -> Tensor:
+        return ((targets == 0) | (targets == 1)).all()
+
+    def explain_invalid_targets(self, targets: Tensor) -> None:
+        rows = ((targets != 0) & (targets != 1)).any(1).nonzero().flatten()
+        raise ConfigError(
+            f"label space {self.name!r}: loss targets must be codewords of 0/1 (what encode(y) returns); "
+            f"rows {rows[:5].tolist()} hold other values, e.g. {targets[rows[0]].tolist()}"
+        )
+
     def region_distance(self, outputs: Tensor) -> Tensor:
-        signs = self._signs.to(outputs.device, outputs.dtype)
+        signs = self.constant("_signs", outputs.device, outputs.dtype)
         signed = (outputs - self.threshold)[:, None, :] * signs[None]
         return torch.relu(-signed).sum(dim=2)
 
@@ -159,7 +178,7 @@ class BinaryCodes(RegionLabelSpace):
         }
 
 
-@LABEL_SPACES.register("deepbe")
+@LABEL_SPACES.register("deepbe", "DeepBE binary codewords: binary with S = 0 and threshold 0.5")
 class DeepBE(BinaryCodes):
     """DeepBE: binary codes with ``S = 0`` and threshold 0.5 (methods.md §2)."""
 

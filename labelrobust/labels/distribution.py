@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from labelrobust.labels.base import LabelSpace
+from labelrobust.labels.base import LabelSpace, on_simplex
 
 
 def kl_to_softmax(logits: Tensor, targets: Tensor) -> Tensor:
@@ -25,7 +25,15 @@ def kl_to_softmax(logits: Tensor, targets: Tensor) -> Tensor:
 
 
 class DistributionLabelSpace(LabelSpace):
-    """Base of ``onehot``, ``smoothing`` and ``soft``: K logits, KL loss, arg-max decode."""
+    """Base of ``onehot``, ``smoothing`` and ``soft``: K logits, KL loss, arg-max decode.
+
+    ``loss`` takes N×K distributions (what ``encode`` returns) and refuses anything else: with
+    a target row that does not sum to 1 or has a negative entry the "KL" is no divergence
+    (it can be negative, and training would follow it silently), and a NaN spreads to
+    every weight.
+    """
+
+    target_kind = "N×K distributions"
 
     @property
     def out_dim(self) -> int:
@@ -35,7 +43,7 @@ class DistributionLabelSpace(LabelSpace):
         targets = self.targets_from(y)
         if targets.ndim == 1:
             targets = F.one_hot(targets, self.num_classes).to(torch.float32)
-        return self.transform_distribution(targets)
+        return self.encoded(self.transform_distribution(targets))
 
     def transform_distribution(self, q: Tensor) -> Tensor:
         """Hook for spaces that reshape the target distribution (label smoothing)."""
@@ -43,7 +51,14 @@ class DistributionLabelSpace(LabelSpace):
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         self.check_outputs(outputs)
+        self.check_targets(outputs, targets)
         return kl_to_softmax(outputs, targets)
+
+    def valid_targets(self, targets: Tensor) -> Tensor:
+        return on_simplex(targets)
+
+    def explain_invalid_targets(self, targets: Tensor) -> None:
+        self.check_soft_labels(targets, "loss targets")  # names the rows and the condition that failed
 
     def scores(self, outputs: Tensor) -> Tensor:
         self.check_outputs(outputs)

@@ -21,11 +21,12 @@ import torch
 from torch import Tensor
 
 from labelrobust.errors import ConfigError
+from labelrobust.labels.base import numeric_param
 from labelrobust.labels.regions import RegionLabelSpace
 from labelrobust.labels.registry import LABEL_SPACES
 
 
-@LABEL_SPACES.register("interval")
+@LABEL_SPACES.register("interval", "one output; class y owns [L_y, L_y + β] with L_y = s0 + y(α + β); gaps abstain")
 class IntervalLabels(RegionLabelSpace):
     """Parameters ``s0`` (default 0), gap ``alpha`` > 0 (default 4), width ``beta`` > 0 (default 16).
 
@@ -34,9 +35,11 @@ class IntervalLabels(RegionLabelSpace):
     """
 
     name = "interval"
+    target_kind = "N×2 interval bounds [L(y), U(y)]"
 
     def __init__(self, num_classes: int, s0: float = 0.0, alpha: float = 4.0, beta: float = 16.0) -> None:
         super().__init__(num_classes)
+        s0, alpha, beta = numeric_param(s0), numeric_param(alpha), numeric_param(beta)
         for key, value in (("s0", s0), ("alpha", alpha), ("beta", beta)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ConfigError(f"label space 'interval': {key} must be a finite number, got {value!r}")
@@ -52,16 +55,34 @@ class IntervalLabels(RegionLabelSpace):
     def out_dim(self) -> int:
         return 1
 
+    @property
+    def target_width(self) -> int:
+        return 2
+
     def encode(self, y: Tensor) -> Tensor:
-        """Hard labels → their intervals, N×2 rows ``[L(y), U(y)]``."""
-        return self.bounds[self.targets_from(y)]
+        """Hard labels → their intervals, N×2 rows ``[L(y), U(y)]``, on the labels' device."""
+        y = self.targets_from(y)
+        return self.encoded(self.constant("bounds", y.device)[y])
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         self.check_outputs(outputs)
+        self.check_targets(outputs, targets)
         return self._distance(outputs[:, 0], targets[:, 0], targets[:, 1]).square()
 
+    def valid_targets(self, targets: Tensor) -> Tensor:
+        # finite bounds with L ≤ U (NaN fails the comparison as well)
+        return (targets[:, 0] <= targets[:, 1]).all() & torch.isfinite(targets).all()
+
+    def explain_invalid_targets(self, targets: Tensor) -> None:
+        bad = ~((targets[:, 0] <= targets[:, 1]) & torch.isfinite(targets).all(1))
+        rows = bad.nonzero().flatten()
+        raise ConfigError(
+            f"label space 'interval': loss targets must be finite bounds [L, U] with L ≤ U (what encode(y) "
+            f"returns); rows {rows[:5].tolist()} are not, e.g. {targets[rows[0]].tolist()}"
+        )
+
     def region_distance(self, outputs: Tensor) -> Tensor:
-        bounds = self.bounds.to(outputs.device, outputs.dtype)
+        bounds = self.constant("bounds", outputs.device, outputs.dtype)
         return self._distance(outputs, bounds[None, :, 0], bounds[None, :, 1])
 
     @staticmethod

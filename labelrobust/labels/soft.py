@@ -11,7 +11,7 @@ from labelrobust.labels.distribution import DistributionLabelSpace
 from labelrobust.labels.registry import LABEL_SPACES
 
 
-@LABEL_SPACES.register("soft")
+@LABEL_SPACES.register("soft", "per-sample soft labels (human ratings): KL to the data's distributions")
 class SoftLabels(DistributionLabelSpace):
     """Targets are the data set's per-sample distributions (e.g. softcifar10, cifar10h)."""
 

@@ -13,12 +13,20 @@ from dataclasses import dataclass, field
 
 import torch
 
-from labelrobust.metrics.robust_eval import Outcome, RobustReport
+from labelrobust.metrics.inference import eval_mode, model_device
+from labelrobust.metrics.robust_eval import Outcome, RobustReport, half_diameter
 
 DOCS = "docs/flags.md"
-LARGE_EPS = {"linf": 0.5, "l2": 10.0}
-"""Radii at which every image can be turned into any other almost: robust accuracy must be ~0."""
 NEAR_ZERO = 0.05
+
+
+def large_eps(norm: str, input_shape: tuple[int, ...] | None) -> float | None:
+    """The radius at which every image can be pushed to mid-gray, so robust accuracy must be ~0:
+    half the input domain's diameter (L∞ 0.5; L2 √D/2, 4 on 8×8 digits). None for an L2 report
+    whose input shape is unknown."""
+    if input_shape is None:
+        return 0.5 if norm == "linf" else None
+    return half_diameter(norm, input_shape)
 
 
 @dataclass
@@ -59,19 +67,22 @@ def check_eps_monotone(report: RobustReport) -> Flag:
         runs.sort(key=lambda o: o.eps)
         for a, b in zip(runs, runs[1:]):
             if b.robust_accuracy > a.robust_accuracy + tol:
-                bad.append(f"{label}: {a.robust_accuracy:.3f} at eps {a.eps:g} < {b.robust_accuracy:.3f} at eps {b.eps:g}")
+                bad.append(f"{label}: {a.robust_accuracy:.3f} at eps {a.eps_text} < {b.robust_accuracy:.3f} at eps {b.eps_text}")
     if not any(len(r) > 1 for r in by_label.values()):
         return Flag("eps-monotone", None, "needs one attack at two or more radii")
     return Flag("eps-monotone", not bad, "; ".join(bad) or "robust accuracy never rises with eps", [b.split(":")[0] for b in bad])
 
 
 def check_large_eps(report: RobustReport) -> Flag:
-    large = [o for o in report.outcomes if o.eps >= LARGE_EPS.get(report.norm, float("inf"))]
+    threshold = large_eps(report.norm, report.input_shape)
+    if threshold is None:
+        return Flag("large-eps", None, "the input shape is unknown, and with it the large L2 radius")
+    large = [o for o in report.outcomes if o.eps >= threshold - 1e-12]
     if not large:
-        return Flag("large-eps", None, f"no attack at eps ≥ {LARGE_EPS.get(report.norm)} ({report.norm})")
+        return Flag("large-eps", None, f"no attack at eps ≥ {threshold:.4g} ({report.norm})")
     best = min(large, key=lambda o: o.robust_accuracy)
     ok = best.robust_accuracy <= NEAR_ZERO
-    detail = f"strongest attack at eps {best.eps:g} ({best.label}) leaves {best.robust_accuracy:.3f}" + ("" if ok else f" > {NEAR_ZERO}: the attacks cannot move the model even where any image is reachable")
+    detail = f"strongest attack at eps {best.eps_text} ({best.label}) leaves {best.robust_accuracy:.3f}" + ("" if ok else f" > {NEAR_ZERO}: the attacks cannot move the model even where any image is reachable")
     return Flag("large-eps", ok, detail, [] if ok else [o.label for o in large])
 
 
@@ -90,7 +101,7 @@ def check_more_effort(report: RobustReport) -> Flag:
             family.sort(key=lambda o: o.effort)
             for weak, strong in zip(family, family[1:]):
                 if strong.robust_accuracy > weak.robust_accuracy + tol:
-                    bad.append(f"{strong.label} {strong.robust_accuracy:.3f} > {weak.label} {weak.robust_accuracy:.3f} at eps {eps:g}")
+                    bad.append(f"{strong.label} {strong.robust_accuracy:.3f} > {weak.label} {weak.robust_accuracy:.3f} at eps {strong.eps_text}")
     if not compared:
         return Flag("more-effort", None, "needs the same attack run with two budgets (steps or restarts)")
     return Flag("more-effort", not bad, "; ".join(bad) or "more steps/restarts never helped the defender", [b.split(" ")[0] for b in bad])
@@ -115,7 +126,7 @@ def _compare(report: RobustReport, name: str, weaker, stronger, what: str, same_
             best_a = min(a, key=lambda o: o.robust_accuracy)
             best_b = min(b, key=lambda o: o.robust_accuracy)
             if best_a.robust_accuracy < best_b.robust_accuracy - tol:
-                bad.append(f"eps {eps:g}: {best_a.label} {best_a.robust_accuracy:.3f} < {best_b.label} {best_b.robust_accuracy:.3f}")
+                bad.append(f"eps {best_a.eps_text}: {best_a.label} {best_a.robust_accuracy:.3f} < {best_b.label} {best_b.robust_accuracy:.3f}")
                 implicated += [o.label for o in b]
     if not compared:
         return Flag(name, None, f"needs {what} at the same eps")
@@ -151,12 +162,13 @@ def run_checks(report: RobustReport, extra: list[Flag] = ()) -> list[Flag]:
 
 
 def zero_gradient_check(model: torch.nn.Module, space, x: torch.Tensor, y: torch.Tensor) -> Flag:
-    """Share of samples whose own-loss input gradient is exactly zero (saturated or masked)."""
-    from labelrobust.metrics.inference import eval_mode
+    """Share of samples whose own-loss input gradient is exactly zero (saturated or masked).
 
+    ``x`` and ``y`` may live anywhere: they are moved to the model's device."""
+    device = model_device(model)
     with eval_mode(model), torch.enable_grad():
-        xg = x.detach().clone().requires_grad_(True)
-        loss = space.loss(model(xg), space.encode(y)).sum()
+        xg = x.detach().to(device).clone().requires_grad_(True)
+        loss = space.loss(model(xg), space.encode(y.to(device))).sum()
         (grad,) = torch.autograd.grad(loss, xg)
     zero = (grad.flatten(1).abs().amax(1) == 0).float().mean().item()
     ok = zero <= 0.1

@@ -5,17 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 from labelrobust.atomic import atomic_write_text
 from labelrobust.data import ImageSet
+from labelrobust.errors import CheckpointError, ConfigError
 from labelrobust.labels import LabelSpace
 from labelrobust.metrics.classification import abstain_rate, accuracy, confusion_matrix
-from labelrobust.metrics.inference import model_outputs
+from labelrobust.metrics.inference import model_outputs, positive_int, sample_identity
 from labelrobust.metrics.soft_labels import label_vector_distances
+
+FORMAT = "labelrobust-clean-eval-2"
 
 
 @dataclass(frozen=True)
@@ -30,16 +33,28 @@ class CleanReport:
     class_names: list[str]
     soft_distances: dict[str, float] | None = None
     hard_distances: dict[str, float] = field(default_factory=dict)
+    weights: dict | None = None
+    """Which weights file was evaluated and its SHA-256 (set for a run directory's evaluation)."""
+    samples: dict | None = None
+    """The split, the number of samples and a SHA-256 of which ones (see ``sample_identity``)."""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        return json.dumps({"format": FORMAT, **asdict(self)}, indent=2)
+
+    def provenance(self) -> dict[str, object]:
+        """Flat columns saying what was evaluated: weights file, its SHA-256, the samples' SHA-256."""
+        weights, samples = self.weights or {}, self.samples or {}
+        return {"weights": weights.get("weights"), "weights_sha256": weights.get("sha256"), "samples_sha256": samples.get("sha256")}
 
     def confusion_csv(self) -> str:
+        """The confusion matrix with an abstain column; for a run's evaluation the provenance
+        columns repeat on every row, so the table stays rectangular and says which weights it describes."""
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["true \\ decoded", *self.class_names, "abstain"])
+        extra = self.provenance() if self.weights else {}
+        writer.writerow(["true \\ decoded", *self.class_names, "abstain", *extra])
         for name, row in zip(self.class_names, self.confusion):
-            writer.writerow([name, *row])
+            writer.writerow([name, *row, *extra.values()])
         return out.getvalue()
 
 
@@ -49,9 +64,10 @@ def evaluate_clean(
     images: ImageSet,
     class_names: list[str] | tuple[str, ...],
     batch_size: int = 256,
-    device: str = "cpu",
+    device: str | torch.device | None = None,
 ) -> CleanReport:
-    """Decode every sample with ``space`` and measure the decisions and the predicted label vectors."""
+    """Decode every sample with ``space`` and measure the decisions and the predicted label vectors.
+    ``device``: where the batches go (None: the model's device); the metrics are computed on the CPU."""
     outputs = model_outputs(model, images, batch_size, device)
     pred = space.decode(outputs)
     probs = space.probabilities(outputs)
@@ -67,22 +83,63 @@ def evaluate_clean(
     )
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", weights: str = "latest", batch_size: int = 256) -> CleanReport:
-    """Evaluate a trained run on its ``test`` (or ``val``) split; write ``eval/clean-<split>.json``,
-    ``eval/clean-<split>.csv`` (one summary row) and ``eval/confusion-<split>.csv`` into the run."""
-    from labelrobust.errors import ConfigError
-    from labelrobust.runs import RunPaths, load_run
-
-    exp = load_run(run_dir, weights=weights)
-    splits = {"test": exp.dataset.test, "val": exp.dataset.val}
-    if split not in splits or splits[split] is None:
-        raise ConfigError(f"split must be 'test' or 'val' (val only when the run has data.val_size > 0), got {split!r}")
-    report = evaluate_clean(exp.model, exp.space, splits[split], exp.dataset.class_names, batch_size, exp.config.device)
-    out = RunPaths(Path(run_dir)).eval_dir
-    atomic_write_text(out / f"clean-{split}.json", report.to_json())
-    atomic_write_text(out / f"confusion-{split}.csv", report.confusion_csv())
-    atomic_write_text(out / f"clean-{split}.csv", summary_csv([summary_row(exp.config.run_name(), report)]))
+def evaluate_run(
+    run_dir: str | Path,
+    split: str = "test",
+    weights: str = "latest",
+    batch_size: int = 256,
+    device: str | None = None,
+    out: str | Path | None = None,
+) -> CleanReport:
+    """Evaluate a trained run on its ``test`` (or ``val``) split; write ``clean-<split>.json``,
+    ``clean-<split>.csv`` (one summary row) and ``confusion-<split>.csv`` into ``out`` (default
+    ``RUN_DIR/eval``), each recording the weights file, its SHA-256 and the samples.
+    ``device``: None = the run's training device if this machine has it, else the CPU."""
+    positive_int(batch_size, "batch_size")
+    if split not in ("test", "val"):
+        raise ConfigError(f"split must be 'test' or 'val', got {split!r}")
+    out_dir = prepare_output(run_dir, out, device)
+    exp, model_id = load_evaluated_run(run_dir, weights, device)
+    images = {"test": exp.dataset.test, "val": exp.dataset.val}[split]
+    if images is None:
+        raise ConfigError(f"run {run_dir} has no val split (trained with data.val_size 0); evaluate --split test")
+    report = evaluate_clean(exp.model, exp.space, images, exp.dataset.class_names, batch_size, exp.config.device)
+    report = replace(report, weights=model_id, samples={"split": split, **sample_identity(images)})
+    atomic_write_text(out_dir / f"clean-{split}.json", report.to_json())
+    atomic_write_text(out_dir / f"confusion-{split}.csv", report.confusion_csv())
+    atomic_write_text(out_dir / f"clean-{split}.csv", summary_csv([{**summary_row(exp.config.run_name(), report), **report.provenance()}]))
     return report
+
+
+def prepare_output(run_dir: str | Path, out: str | Path | None, device: str | None) -> Path:
+    """Check what can be checked before a model is loaded: the run exists, ``device`` exists on
+    this machine, and the results folder (``out``, default ``RUN_DIR/eval``) is writable."""
+    from labelrobust.atomic import require_writable_dir
+    from labelrobust.devices import resolve_device
+    from labelrobust.runs import RunPaths, read_config
+
+    read_config(run_dir)
+    if device is not None:
+        resolve_device(device, "--device")
+    if out is not None:
+        return require_writable_dir(out, "output folder")
+    return require_writable_dir(RunPaths(Path(run_dir)).eval_dir, "evaluation folder", "pass --out DIR to write the results elsewhere")
+
+
+def load_evaluated_run(run_dir: str | Path, weights: str = "latest", device: str | None = None):
+    """``load_run`` plus what the results will record about the weights: ``(experiment,
+    {"weights": "latest", "file": "model.safetensors", "sha256": ...})``. The file is hashed
+    before and after loading, so weights replaced meanwhile (a run still training) are refused
+    rather than mislabelled."""
+    from labelrobust.runs import RunPaths, load_run, weights_sha256
+
+    paths = RunPaths(Path(run_dir))
+    path = {"latest": paths.weights, "best-val": paths.best_weights}.get(weights)
+    before = weights_sha256(path) if path is not None and path.is_file() else None
+    exp = load_run(run_dir, weights=weights, device=device)  # refuses an unknown or missing weights file
+    if weights_sha256(path) != before:
+        raise CheckpointError(f"{path} changed while it was being loaded (is the run still training?); evaluate again when it is done")
+    return exp, {"weights": weights, "file": path.name, "sha256": before}
 
 
 def summary_row(run: str, report: CleanReport) -> dict[str, object]:

@@ -25,7 +25,7 @@ class ResidualLinear(nn.Module):
         return x + self.linear(x).relu()
 
 
-@MODELS.register("mlp")
+@MODELS.register("mlp", "multilayer perceptron (options depth, hidden) for any input shape")
 def mlp(
     input_shape: tuple[int, ...],
     out_dim: int,

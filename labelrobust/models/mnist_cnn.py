@@ -19,7 +19,7 @@ from labelrobust.models.registry import MODELS
 _POOLED = 4
 
 
-@MODELS.register("mnist-cnn")
+@MODELS.register("mnist-cnn", "small 2-conv CNN for MNIST-sized inputs (option width)")
 def mnist_cnn(input_shape: tuple[int, ...], out_dim: int, width: int = 32) -> nn.Sequential:
     """conv3×3(width) → ReLU → conv3×3(2·width) → ReLU → maxpool 2 → pool to 4×4 →
     FC(4·width) → ReLU → head(out_dim). Takes any C×H×W with H, W ≥ 8."""

@@ -19,7 +19,7 @@ from labelrobust.models.base import image_shape, positive_int
 from labelrobust.models.registry import MODELS
 
 
-@MODELS.register("multilabel-cnn")
+@MODELS.register("multilabel-cnn", "2 conv, 1 max-pool, 1 linear: the multi-label study's network")
 def multilabel_cnn(
     input_shape: tuple[int, ...],
     out_dim: int,

@@ -73,7 +73,7 @@ class CifarResNet(nn.Module):
         return self.head(self.pool(self.stages(self.stem(x))))
 
 
-@MODELS.register("resnet18")
+@MODELS.register("resnet18", "CIFAR ResNet-18")
 def resnet18(input_shape: tuple[int, ...], out_dim: int) -> CifarResNet:
     """CIFAR ResNet-18 for C×H×W inputs (any C; H, W ≥ 8 so the last stage is ≥ 1×1)."""
     # Three stride-2 stages divide each side by 8.

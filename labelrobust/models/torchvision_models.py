@@ -54,7 +54,7 @@ def _set_in_channels(net: nn.Module, in_channels: int) -> nn.Module:
     return net
 
 
-@MODELS.register("efficientnet-b0")
+@MODELS.register("efficientnet-b0", "torchvision EfficientNet-B0 (weights=None)")
 def efficientnet_b0(input_shape: tuple[int, ...], out_dim: int) -> nn.Module:
     """torchvision ``efficientnet_b0(weights=None, num_classes=out_dim)`` for C×H×W inputs."""
     c, _, _ = image_shape(input_shape, "efficientnet-b0", min_size=1)
@@ -64,7 +64,7 @@ def efficientnet_b0(input_shape: tuple[int, ...], out_dim: int) -> nn.Module:
     return _set_in_channels(tv_efficientnet_b0(weights=None, num_classes=out_dim), c)
 
 
-@MODELS.register("densenet121")
+@MODELS.register("densenet121", "torchvision DenseNet-121 (weights=None; H, W ≥ 29)")
 def densenet121(input_shape: tuple[int, ...], out_dim: int) -> nn.Module:
     """torchvision ``densenet121(weights=None, num_classes=out_dim)`` for C×H×W inputs with
     H, W ≥ 29."""

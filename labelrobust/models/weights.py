@@ -28,12 +28,43 @@ def load_weights(path: str | Path, model: torch.nn.Module) -> None:
 
 
 def load_model_tensors(path: str | Path, tensors: dict[str, torch.Tensor], model: torch.nn.Module) -> None:
+    """Load ``tensors`` (bare or ``model.``-prefixed keys) into ``model``, strictly.
+
+    Weights saved for another network fail with one line that counts the missing, unexpected
+    and mis-shaped keys (three examples each) and names the likely cause, instead of torch's
+    list of every key.
+    """
     if any(k.startswith(MODEL_PREFIX) for k in tensors):
         tensors = {k[len(MODEL_PREFIX) :]: v for k, v in tensors.items() if k.startswith(MODEL_PREFIX)}
+    mismatch = describe_mismatch(tensors, model.state_dict())
+    if mismatch:
+        raise CheckpointError(
+            f"weights in {path} do not fit the model of this run: {mismatch}. Was config.yaml edited after "
+            f"training? The weights were saved for another architecture (model.name, model.options, or the "
+            f"label space, which sets the head size)"
+        )
     try:
         model.load_state_dict(tensors, strict=True)
-    except RuntimeError as err:
-        raise CheckpointError(f"weights in {path} do not fit the model of this run: {err}") from err
+    except RuntimeError as err:  # what the key/shape comparison cannot see; torch's first line says it
+        raise CheckpointError(f"weights in {path} do not fit the model of this run: {str(err).splitlines()[0]}") from None
+
+
+def describe_mismatch(saved: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], examples: int = 3) -> str:
+    """How ``saved`` differs from a model's ``expected`` state dict, in one line ("" if it fits):
+    counts of missing, unexpected and mis-shaped keys with at most ``examples`` of each."""
+    missing = [k for k in expected if k not in saved]
+    unexpected = [k for k in saved if k not in expected]
+    misshaped = [
+        f"{k} saved {tuple(saved[k].shape)}, model {tuple(expected[k].shape)}"
+        for k in expected
+        if k in saved and saved[k].shape != expected[k].shape
+    ]
+    parts = []
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
+        if keys:
+            more = f", … {len(keys) - examples} more" if len(keys) > examples else ""
+            parts.append(f"{len(keys)} {label} key{'s' if len(keys) > 1 else ''} ({'; '.join(keys[:examples])}{more})")
+    return ", ".join(parts)
 
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -118,6 +118,6 @@ def _fixed(depth: int, widen_factor: int) -> Callable[..., WideResNet]:
     return build
 
 
-MODELS.register("wrn-16-10")(_fixed(16, 10))
-MODELS.register("wrn-28-10")(_fixed(28, 10))
-MODELS.register("wrn-34-10")(_fixed(34, 10))
+MODELS.register("wrn-16-10", "WideResNet-16-10 (CIFAR)")(_fixed(16, 10))
+MODELS.register("wrn-28-10", "WideResNet-28-10 (CIFAR)")(_fixed(28, 10))
+MODELS.register("wrn-34-10", "WideResNet-34-10 (CIFAR; the TRADES/MART/CLIRAT network)")(_fixed(34, 10))

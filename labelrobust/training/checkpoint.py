@@ -24,14 +24,22 @@ log = logging.getLogger(__name__)
 
 OPTIM_PREFIX = "optim."
 RNG_KEY = "rng.torch"
+CUDA_RNG_KEY = "rng.cuda"
 FORMAT = "labelrobust-checkpoint-1"
 
 
 def save_checkpoint(
-    path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, progress: dict[str, Any], rng_states: list[torch.Tensor] | None = None
+    path: str | Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    progress: dict[str, Any],
+    rng_states: list[torch.Tensor] | None = None,
+    cuda_rng_states: list[torch.Tensor] | None = None,
 ) -> None:
     """Everything a resumed run needs, in one file, atomically. ``rng_states``: the torch RNG
-    state of every process of a distributed run, in rank order (default: this process's)."""
+    state of every process of a distributed run, in rank order (default: this process's);
+    ``cuda_rng_states``: the same for each process's CUDA generator (random starts and noise
+    drawn on a GPU), when training on one."""
     tensors = {MODEL_PREFIX + k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     optim_state = optimizer.state_dict()
     slots: dict[str, dict[str, Any]] = {}
@@ -45,6 +53,8 @@ def save_checkpoint(
         slots[str(index)] = plain
     for rank, state in enumerate(rng_states or [torch.get_rng_state()]):
         tensors[RNG_KEY if rank == 0 else f"{RNG_KEY}.{rank}"] = state.cpu()
+    for rank, state in enumerate(cuda_rng_states or []):
+        tensors[CUDA_RNG_KEY if rank == 0 else f"{CUDA_RNG_KEY}.{rank}"] = state.cpu()
     metadata = {
         "progress": json.dumps(progress),
         "optim_groups": json.dumps(optim_state["param_groups"]),
@@ -66,7 +76,14 @@ def read_progress(path: str | Path) -> dict[str, Any]:
     return json.loads(metadata["progress"])
 
 
-def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
+def load_checkpoint(
+    path: str | Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    rank: int = 0,
+    world_size: int = 1,
+    cuda_device: str | None = None,
+) -> dict[str, Any]:
     """Restore model, optimiser and this process's torch RNG from ``path``; return the saved
     progress dict. A distributed run resumed with another number of processes continues, but
     ranks without a saved stream are reseeded (the run is then no longer bit-reproducible)."""
@@ -92,6 +109,9 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module, optimizer: torch.o
         torch.set_rng_state(tensors[key])
     else:
         torch.manual_seed(hash((progress["epoch"], progress["batch"], rank)) % 2**31)
+    cuda_key = CUDA_RNG_KEY if rank == 0 else f"{CUDA_RNG_KEY}.{rank}"
+    if cuda_device is not None and cuda_key in tensors:  # a run moved to the CPU has no use for it
+        torch.cuda.set_rng_state(tensors[cuda_key], cuda_device)
     return progress
 
 

@@ -125,12 +125,13 @@ class EpochTally:
                     setattr(out, key, getattr(out, key) + value)
         return out
 
-    def to_tensor(self) -> Tensor:
-        """A flat float64 vector, so processes can exchange tallies with one all_gather."""
+    def to_tensor(self, device: str | torch.device = "cpu") -> Tensor:
+        """A flat float64 vector on ``device``, so processes can exchange tallies with one
+        all_gather (NCCL, the CUDA backend, gathers CUDA tensors only: pass the rank's device)."""
         flat = []
         for value in asdict(self).values():
             flat.extend(value if isinstance(value, list) else [value])
-        return torch.tensor(flat, dtype=torch.float64)
+        return torch.tensor(flat, dtype=torch.float64, device=device)
 
     @classmethod
     def from_tensor(cls, flat: Tensor) -> EpochTally:

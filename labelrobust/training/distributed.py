@@ -56,20 +56,28 @@ class Distributed:
         """This rank's contiguous share of a global batch of indices."""
         return idx.tensor_split(self.world_size)[self.rank] if self.enabled else idx
 
+    @property
+    def _wire(self) -> str:
+        """Where collectives read their tensors: NCCL (CUDA) takes CUDA tensors only, gloo CPU ones."""
+        return f"cuda:{self.local_rank}" if dist.get_backend() == "nccl" else "cpu"
+
     def sum(self, values: Tensor) -> Tensor:
-        """Sum a tensor over all processes (the identity when not distributed)."""
-        if self.enabled:
-            values = values.clone()
-            dist.all_reduce(values)
-        return values
+        """Sum a tensor over all processes (the identity when not distributed), on its own device."""
+        if not self.enabled:
+            return values
+        wired = values.to(self._wire, copy=True)
+        dist.all_reduce(wired)
+        return wired.to(values.device)
 
     def gather(self, value: Tensor) -> list[Tensor]:
-        """Every rank's copy of a same-shaped tensor (rank order)."""
+        """Every rank's copy of a same-shaped tensor (rank order), on ``value``'s device — so CPU
+        tensors (RNG states, tallies) can be exchanged over NCCL too."""
         if not self.enabled:
             return [value]
-        out = [torch.empty_like(value) for _ in range(self.world_size)]
-        dist.all_gather(out, value)
-        return out
+        wired = value.to(self._wire)
+        out = [torch.empty_like(wired) for _ in range(self.world_size)]
+        dist.all_gather(out, wired)
+        return [o.to(value.device) for o in out]
 
     def barrier(self) -> None:
         if self.enabled:

@@ -155,7 +155,8 @@ def _fit(exp: Experiment, paths: RunPaths, method, weighting, *, resume: bool, q
     scaler = grad_scaler(device, cfg.precision)
     progress = {"epoch": 0, "batch": 0, "tally": {}, "history": [], "best_val": None, "sessions": []}
     if resume:
-        progress = {"sessions": [], **load_checkpoint(paths.checkpoint, net, optimizer, rank=ctx.rank, world_size=ctx.world_size)}
+        cuda = device if device.startswith("cuda") else None
+        progress = {"sessions": [], **load_checkpoint(paths.checkpoint, net, optimizer, rank=ctx.rank, world_size=ctx.world_size, cuda_device=cuda)}
         if progress.get("grad_scaler"):
             scaler.load_state_dict(progress["grad_scaler"])
         if progress["epoch"] < cfg.epochs:
@@ -254,7 +255,7 @@ def _check_divergence(loop: _Loop, mean_loss: float, epoch: int, b: int) -> None
     kept = f"the last checkpoint ({kept}) is kept" if kept else "no checkpoint was written yet"
     advice = "lower optim.lr (or the label space's scale) and train again with --overwrite"
     if not math.isfinite(mean_loss):
-        raise TrainingDiverged(f"loss is {mean_loss} {where}; {kept}; {advice}")
+        raise TrainingDiverged(f"training diverged: loss is {mean_loss} {where}; {kept}; {advice}")
     reference = loop.progress.setdefault("reference_loss", mean_loss)
     factor = loop.cfg.divergence_factor
     if factor and mean_loss > factor * max(abs(reference), 1e-3):
@@ -322,8 +323,9 @@ def _combined(tally: EpochTally, ctx: Distributed) -> EpochTally:
 def _save_checkpoint(loop: _Loop) -> None:
     loop.progress["grad_scaler"] = loop.scaler.state_dict()  # fp16 loss scale and growth counter ({} when disabled)
     rng_states = loop.ctx.gather(torch.get_rng_state())  # every rank's stream, so a resume continues each
+    cuda_states = loop.ctx.gather(torch.cuda.get_rng_state(loop.device)) if loop.device.startswith("cuda") else None
     if loop.ctx.is_main:
-        save_checkpoint(loop.paths.checkpoint, loop.exp.model, loop.optimizer, loop.progress, rng_states=rng_states)
+        save_checkpoint(loop.paths.checkpoint, loop.exp.model, loop.optimizer, loop.progress, rng_states=rng_states, cuda_rng_states=cuda_states)
     loop.ctx.barrier()
 
 

@@ -24,8 +24,8 @@ from labelrobust.training.margins import confused_label_margin, probability_marg
 
 Margin = Callable[[Tensor, Tensor], Tensor]
 MARGINS: Registry[Margin] = Registry("reweighting margin")
-MARGINS.register("pm")(probability_margin)
-MARGINS.register("cl-pm")(confused_label_margin)
+MARGINS.register("pm", "probability margin p_y − max_{k≠y} p_k of the adversarial example (MAIL)")(probability_margin)
+MARGINS.register("cl-pm", "confused-label probability margin of the adversarial example (CLIRAT)")(confused_label_margin)
 
 REWEIGHTINGS = ("none", *MARGINS.available())
 """The names ``method.reweight`` accepts."""

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from labelrobust.training.stopping import TrainingStopped
+
 LOGGER = logging.getLogger("labelrobust")
 HEARTBEAT_SECONDS = 60.0
 """Seconds between progress lines inside an epoch when no progress bar is shown."""
@@ -43,6 +45,11 @@ def run_log(path: Path, enabled: bool = True) -> Iterator[None]:
     LOGGER.addHandler(handler)
     try:
         yield
+    except (Exception, KeyboardInterrupt) as err:
+        # Why the run ended goes into the log too; the caller prints it (once) to the user.
+        severity = logging.WARNING if isinstance(err, TrainingStopped) else logging.ERROR
+        handler.handle(logging.LogRecord(LOGGER.name, severity, __file__, 0, str(err) or type(err).__name__, None, None))
+        raise
     finally:
         LOGGER.removeHandler(handler)
         handler.close()

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from labelrobust.cli.main import build_parser, main
+from labelrobust.cli.parser import UsageError
 from labelrobust.config import TrainConfig
 
 SMALL = ["--dataset", "digits", "--train-size", "300", "--test-size", "120", "--model-option", "width=8", "--epochs", "2", "--batch-size", "32", "--quiet"]
@@ -41,7 +42,7 @@ def test_yaml_config_and_flag_precedence(tmp_path, capsys):
         (["train", "--dataset", "mnits"], "unknown dataset 'mnits'; known: .*mnist"),
         (["train", "--label-space", "binary", "--label-param", "bits=2"], "2 bits encode at most 4 classes"),
         (["train", "--set", "optim.lrr=0.1"], "unknown config key 'optim.lrr'"),
-        (["train", "--label-param", "eps"], "section.key=value"),
+        (["train", "--label-param", "eps"], "must look like key=value"),
         (["train", "--dataset", "mnist", "--data-root", "/nonexistent/root"], "/nonexistent/root"),
         (["evaluate", "/nonexistent/run"], "is not a run directory"),
         (["train", "--method", "clirat"], "needs method.eps"),
@@ -65,15 +66,27 @@ def test_help_shows_the_api_defaults(capsys):
     assert f"default: {defaults.data.name!r}" in text
 
 
+def listed(capsys, kind: str) -> dict[str, str]:
+    assert main(["list", kind]) == 0
+    rows = [line.split(None, 1) for line in capsys.readouterr().out.splitlines()]
+    assert all(len(row) == 2 and len(row[1]) > 10 for row in rows), f"every {kind} entry needs a description: {rows}"
+    return dict(rows)
+
+
 def test_list(capsys):
-    assert main(["list", "label-spaces"]) == 0
-    assert capsys.readouterr().out.split() == ["binary", "deepbe", "interval", "onehot", "smoothing", "soft", "wasserstein"]
-    assert main(["list", "datasets"]) == 0
-    assert "softcifar10" in capsys.readouterr().out.split()
-    assert main(["list", "methods"]) == 0
-    assert {"at", "trades", "mart", "clirat", "wpgd"} <= set(capsys.readouterr().out.split())
-    assert main(["list", "attacks"]) == 0
-    assert {"pgd", "autoattack", "square"} <= set(capsys.readouterr().out.split())
+    assert list(listed(capsys, "label-spaces")) == ["binary", "deepbe", "interval", "onehot", "smoothing", "soft", "wasserstein"]
+    assert "soft CIFAR-10 survey" in listed(capsys, "datasets")["softcifar10"]
+    assert {"at", "trades", "mart", "clirat", "wpgd"} <= set(listed(capsys, "methods"))
+    assert "cl-pm" in listed(capsys, "methods")["clirat"]
+    assert {"pgd", "autoattack", "square"} <= set(listed(capsys, "attacks"))
+    assert set(listed(capsys, "objectives")) == {"loss", "margin", "dlr", "ce"}
+    assert "9 attacks: fgsm" in listed(capsys, "suites")["standard"]
+    for kind in ("models", "augmentations"):
+        listed(capsys, kind)
+    with pytest.raises(UsageError, match="invalid choice: 'metrics'"):
+        build_parser().parse_args(["list", "metrics"])
+    assert main(["list", "metrics"]) == 2
+    assert capsys.readouterr().err.startswith("labelrobust: error: labelrobust list: argument kind: invalid choice")
 
 
 def test_train_with_a_method(tmp_path, capsys):

@@ -52,3 +52,17 @@ def test_dataset_shape_and_counts():
     split = ImageSet(torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]))
     ds = Dataset("toy", ("a", "b"), split, split, (0.0, 0.0), (1.0, 1.0))
     assert ds.input_shape == (2,) and ds.num_classes == 2 and not ds.has_soft_labels
+
+
+def test_missing_data_error_for_a_root_that_is_a_file(tmp_path: Path):
+    root = tmp_path / "root.zip"
+    root.write_bytes(b"PK")
+    with pytest.raises(DataError, match=r"data root .*root\.zip is a file, not a folder"):
+        require_file("demo", root, "a/f.bin", downloadable=True)
+
+
+def test_subset_and_float_images_take_index_tensors():
+    split = ImageSet(torch.arange(12, dtype=torch.uint8).reshape(4, 1, 3, 1), torch.tensor([0, 1, 0, 1]))
+    part = split.subset(torch.tensor([3, 1]))
+    assert part.labels.tolist() == [1, 1] and part.source_index.tolist() == [3, 1]
+    assert torch.equal(split.float_images(torch.tensor([3, 1])), part.float_images())

@@ -98,3 +98,40 @@ def test_size_errors_name_the_setting(data_root: Path):
         load_dataset("cifar10", root=data_root, test_size=0)
     with pytest.raises(ConfigError, match="fixed validation split"):
         load_dataset("softcifar10", root=data_root, val_size=10)
+
+
+def test_a_data_root_that_is_a_file_says_so(monkeypatch, tmp_path: Path):
+    afile = tmp_path / "datasets.tar"
+    afile.write_bytes(b"x")
+    with pytest.raises(DataError, match=r"data root .*datasets\.tar is a file, not a folder; pass --data-root DIR"):
+        load_dataset("cifar10", root=afile)
+    with pytest.raises(DataError, match=r"is a file, not a folder"):
+        resolve_data_root(str(afile))
+    monkeypatch.setenv(DATA_ROOT_ENV, str(afile))
+    with pytest.raises(DataError, match=rf"data root .*datasets\.tar \(from \${DATA_ROOT_ENV}\) is a file, not a folder"):
+        load_dataset("digits")
+
+
+@pytest.mark.parametrize(
+    ("cut", "message"),
+    [
+        ({"train_size": 5}, r"train_size 5 is smaller than the 10 classes of the split: a stratified subset needs at least one sample per class \(train_size ≥ num_classes = 10\)"),
+        ({"test_size": 9}, r"test_size 9 is smaller than the 10 classes"),
+        ({"val_size": 3}, r"val_size 3 is smaller than the 10 classes"),
+        ({"classes": ["3"]}, r"classes must keep at least 2 classes .*got \['3'\]"),
+        ({"classes": ["3", "5"], "train_size": 1}, r"train_size 1 is smaller than the 2 classes"),
+        ({"imbalance": {"3": 0.0}}, r"fraction for class '3' must be a number with 0 < f <= 1, got 0.0"),
+        ({"imbalance": {"3": 1.01}}, r"0 < f <= 1, got 1.01"),
+        ({"train_size": -5}, "train_size must be positive, got -5"),
+        ({"options": ["radius"]}, r"options of dataset 'digits' must be a mapping"),
+    ],
+)
+def test_bad_cuts_of_real_digits_are_one_line_errors(cut, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_dataset("digits", **cut)
+    assert "\n" not in str(info.value)
+
+
+def test_a_single_class_of_real_cifar_is_refused(data_root: Path):
+    with pytest.raises(ConfigError, match=r"classes must keep at least 2 classes .*got \['cat'\]"):
+        load_dataset("cifar10", root=data_root, classes=["cat"])

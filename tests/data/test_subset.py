@@ -70,6 +70,15 @@ def test_stratified_counts_largest_remainder():
     assert sum(stratified_counts(labels, 7).values()) == 7
 
 
+def test_stratified_counts_keep_a_rare_class():
+    labels = torch.tensor([0] * 3 + [1])
+    # exact quotas for 2 of 4: 1.5, 0.5 -> largest remainder (tie: lower index) gives 2, 0;
+    # class 1 would vanish, so it takes one sample from class 0
+    assert stratified_counts(labels, 2) == {0: 1, 1: 1}
+    labels = torch.tensor([0] * 97 + [1, 2, 3])
+    assert stratified_counts(labels, 5) == {0: 2, 1: 1, 2: 1, 3: 1}
+
+
 @pytest.mark.parametrize(
     ("size", "message"),
     [(0, "must be positive"), (-3, "must be positive"), (11, r"11 is larger than the split, which has 10"), (2.5, "integer")],
@@ -78,6 +87,23 @@ def test_stratified_subset_bad_sizes(size, message):
     split = _toy([0, 1] * 5).train
     with pytest.raises(ConfigError, match=message):
         stratified_subset(split, size, seed=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(labels=st.lists(st.integers(0, 5), min_size=2, max_size=60), data=st.data())
+def test_subsets_smaller_than_the_class_count_are_refused(labels, data):
+    classes = len(set(labels))
+    size = data.draw(st.integers(1, classes - 1)) if classes > 1 else None
+    if size is None:
+        return
+    with pytest.raises(ConfigError, match=rf"train_size {size} is smaller than the {classes} classes .* at least one sample per class"):
+        stratified_indices(torch.tensor(labels), size, seed=0, what="train_size")
+
+
+def test_stratified_subset_needs_one_sample_per_class_on_real_cifar(cifar10: Dataset):
+    with pytest.raises(ConfigError, match=r"train_size 5 is smaller than the 10 classes of the split: a stratified subset needs at least one sample per class \(train_size ≥ num_classes = 10\)"):
+        stratified_subset(cifar10.train, 5, seed=0, what="train_size")
+    assert torch.equal(torch.bincount(stratified_subset(cifar10.train, 10, seed=0).labels), torch.ones(10, dtype=torch.int64))
 
 
 def test_stratified_indices_bad_seed():
@@ -93,14 +119,19 @@ def test_stratified_indices_bad_seed():
 )
 def test_stratified_subset_properties(labels, fraction, seed):
     labels_t = torch.tensor(labels, dtype=torch.int64)
-    size = max(1, round(fraction * len(labels)))
+    size = max(len(set(labels)), round(fraction * len(labels)))  # at least one sample per class
     index = stratified_indices(labels_t, size, seed)
     assert len(index) == size
+    assert set(labels_t[index].tolist()) == set(labels)  # every class keeps a sample
     assert len(set(index.tolist())) == size and 0 <= int(index.min()) and int(index.max()) < len(labels)
     assert torch.all(index[1:] > index[:-1])
     full = torch.bincount(labels_t, minlength=6).double()
     got = torch.bincount(labels_t[index], minlength=6).double()
-    assert torch.all((got - size * full / len(labels)).abs() < 1 + 1e-9)
+    exact = size * full / len(labels)
+    if exact[full > 0].min() >= 1:  # no class rounds down to 0: plain largest remainder
+        assert torch.all((got - exact).abs() < 1 + 1e-9)
+    else:  # a class whose share is below one sample still gets one
+        assert torch.equal(got[exact < 1][full[exact < 1] > 0], torch.ones(int(((exact < 1) & (full > 0)).sum()), dtype=torch.float64))
     assert torch.equal(index, stratified_indices(labels_t, size, seed))
 
 
@@ -149,6 +180,8 @@ def test_select_classes_on_real_soft_labels(data_root: Path):
         ([], "non-empty list"),
         ("cat", "non-empty list"),
         ([True], "unknown class True"),
+        (["cat"], r"classes must keep at least 2 classes .*got \['cat'\]"),
+        ([3], r"classes must keep at least 2 classes .*got \[3\]"),
     ],
 )
 def test_select_classes_errors(cifar10: Dataset, classes, message):
@@ -209,3 +242,8 @@ def test_split_validation_errors(cifar10: Dataset, data_root: Path):
         split_validation(cifar10, len(cifar10.train), seed=0)
     with pytest.raises(ConfigError, match="val_size must be a non-negative integer"):
         split_validation(cifar10, -1, seed=0)
+    with pytest.raises(ConfigError, match=r"val_size 5 is smaller than the 10 classes"):
+        split_validation(cifar10, 5, seed=0)
+    n = len(cifar10.train)
+    with pytest.raises(ConfigError, match=rf"val_size {n - 4} leaves 4 training samples for 10 classes.*val_size ≤ {n - 10}"):
+        split_validation(cifar10, n - 4, seed=0)

@@ -26,29 +26,31 @@ def ideal_outputs(space, y):
 
 
 @pytest.mark.parametrize("name", available_label_spaces())
-def test_contract_on_real_digits(name):
-    """Every space: shapes, per-sample loss, decode/scores agreement, gradients, on real digits labels."""
+def test_contract_on_real_digits(name, device):
+    """Every space, on every device under test: shapes, per-sample loss, decode/scores
+    agreement, gradients, on real digits labels; everything stays on the labels' device."""
     from sklearn.datasets import load_digits
 
-    y = torch.as_tensor(load_digits().target[:64], dtype=torch.int64)
+    y = torch.as_tensor(load_digits().target[:64], dtype=torch.int64, device=device)
     space = make_label_space(name, K)
     targets = space.encode(y)
-    outputs = torch.randn(len(y), space.out_dim, requires_grad=True)
+    assert targets.device == y.device
+    outputs = torch.randn(len(y), space.out_dim, device=device, requires_grad=True)
     loss = space.loss(outputs, targets)
-    assert loss.shape == (len(y),)
+    assert loss.shape == (len(y),) and loss.device == y.device
     assert torch.isfinite(loss).all() and (loss >= -1.0 - 1e-6).all()
     loss.sum().backward()
     assert outputs.grad is not None and outputs.grad.abs().sum() > 0
     scores = space.scores(outputs.detach())
-    assert scores.shape == (len(y), K)
+    assert scores.shape == (len(y), K) and scores.device == y.device
     decoded = space.decode(outputs.detach())
-    assert decoded.dtype == torch.int64 and decoded.shape == (len(y),)
+    assert decoded.dtype == torch.int64 and decoded.shape == (len(y),) and decoded.device == y.device
     standing = decoded != ABSTAIN
     assert torch.equal(scores.argmax(1)[standing], decoded[standing])
     if not space.can_abstain:
         assert standing.all()
     probs = space.probabilities(outputs.detach())
-    torch.testing.assert_close(probs.sum(1), torch.ones(len(y)))
+    torch.testing.assert_close(probs.sum(1), torch.ones(len(y), device=device))
     # A perfect model decodes every label back and has the least loss.
     perfect = ideal_outputs(space, y)
     assert torch.equal(space.decode(perfect), y)
@@ -84,16 +86,18 @@ def test_scores_argmax_equals_decode(name, data):
 
 
 @pytest.mark.parametrize("name", available_label_spaces())
-def test_rejects_bad_labels_and_outputs(name):
+def test_rejects_bad_labels_and_outputs(name, device):
     space = make_label_space(name, K)
     with pytest.raises(ConfigError, match=r"labels must lie in 0\.\.9"):
-        space.encode(torch.tensor([0, 10]))
+        space.encode(torch.tensor([0, 10], device=device))
     with pytest.raises(ConfigError, match="integer tensor"):
-        space.encode(torch.tensor([0.0, 1.0]))
+        space.encode(torch.tensor([0.0, 1.0], device=device))
     with pytest.raises(ConfigError, match=r"shape \(N,\)"):
-        space.encode(torch.zeros(2, 2, 2, dtype=torch.int64))
+        space.encode(torch.zeros(2, 2, 2, dtype=torch.int64, device=device))
     with pytest.raises(ConfigError, match=f"out_dim={space.out_dim}"):
-        space.scores(torch.zeros(3, space.out_dim + 1))
+        space.scores(torch.zeros(3, space.out_dim + 1, device=device))
+    with pytest.raises(ConfigError, match=r"loss\(\) takes encode\(y\) targets .*not hard labels.*call space\.loss\(outputs, space\.encode\(y\)\)"):
+        space.loss(torch.zeros(2, space.out_dim, device=device), torch.tensor([0, 1], device=device))
 
 
 def test_unknown_name_and_parameter():

@@ -42,25 +42,70 @@ def test_checks_stay_quiet_on_a_standard_model(trained):
     assert not any(o.flags for o in report.outcomes)
 
 
-def test_worst_case_and_resume(trained, tmp_path):
+def test_worst_case_resume_and_stale_results(trained, tmp_path):
     exp = trained("onehot")
-    images = exp.dataset.test.subset(list(range(60)))
+    images = exp.dataset.test.subset(list(range(40)))
     state = tmp_path / "state.json"
     specs = get_suite("quick")
-    first = evaluate_attacks(exp.model, exp.space, images, specs, [0.1], state_path=state, state_tag="w1", quiet=True)
+    first = evaluate_attacks(exp.model, exp.space, images, specs, [0.1], state_path=state, model_id={"sha256": "w1"}, quiet=True)
     saved = json.loads(state.read_text())
-    assert saved["_tag"] == "w1" and len(saved) == 1 + len(specs)
+    assert saved["format"] == "labelrobust-robust-state-2" and len(saved["entries"]) == len(specs)
+    assert all(e["model"] == {"sha256": "w1"} and e["samples"]["n"] == 40 for e in saved["entries"])
     # a resumed run reads the saved outcomes (poison them to prove it) ...
-    key = next(k for k in saved if k.startswith("fgsm@"))
-    saved[key]["adv_pred"] = [-1] * 60
+    entry = next(e for e in saved["entries"] if e["label"] == "fgsm")
+    entry["adv_pred"] = [-1] * 40
     state.write_text(json.dumps(saved))
-    again = evaluate_attacks(exp.model, exp.space, images, specs, [0.1], state_path=state, state_tag="w1", quiet=True)
+    again = evaluate_attacks(exp.model, exp.space, images, specs, [0.1], state_path=state, model_id={"sha256": "w1"}, quiet=True)
     assert next(o for o in again.outcomes if o.label == "fgsm").abstain_rate == 1.0
-    # ... unless the model changed (another tag): then it attacks afresh
-    fresh = evaluate_attacks(exp.model, exp.space, images, specs, [0.1], state_path=state, state_tag="w2", quiet=True)
+    # ... unless the model changed: then it attacks afresh, and keeps the old results as stale
+    fresh = evaluate_attacks(exp.model, exp.space, images, specs, [0.1], state_path=state, model_id={"sha256": "w2"}, quiet=True)
     assert [o.adv_pred for o in fresh.outcomes] == [o.adv_pred for o in first.outcomes]
+    assert len(fresh.stale) == len(specs) and all(o.stale.startswith("other weights") for o in fresh.stale)
+    assert len(json.loads(state.read_text())["entries"]) == 2 * len(specs)
+    assert fresh.worst_case() == first.worst_case()  # the poisoned stale fgsm row is not in it
     worst = first.worst_case()[0.1]
     assert worst <= min(o.robust_accuracy for o in first.outcomes)
+    # other samples are no match either
+    fewer = evaluate_attacks(exp.model, exp.space, images.subset(list(range(20))), specs[:1], [0.1], state_path=state, model_id={"sha256": "w2"}, quiet=True)
+    assert {o.stale.split(":")[0] for o in fewer.stale} == {"other weights", "other samples"}
+
+
+def test_results_accumulate_and_eps_keeps_its_text(trained, tmp_path):
+    exp = trained("onehot")
+    images = exp.dataset.test.subset(list(range(40)))
+    state = tmp_path / "state.json"
+    spec = [AttackSpec("fgsm", "fgsm")]
+    evaluate_attacks(exp.model, exp.space, images, spec, ["8/255"], state_path=state, quiet=True)
+    report = evaluate_attacks(exp.model, exp.space, images, spec, [" 0.2"], state_path=state, quiet=True)
+    assert [(o.eps_text, o.eps) for o in report.outcomes] == [("8/255", pytest.approx(8 / 255)), ("0.2", 0.2)]
+    assert report.eps_texts()[8 / 255] == "8/255" and not report.stale
+    row = report.rows()[0]
+    assert row["eps_text"] == "8/255" and row["stale"] is False
+
+
+def test_legacy_state_is_kept_as_stale(trained, tmp_path):
+    exp = trained("onehot")
+    images = exp.dataset.test.subset(list(range(20)))
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"_tag": "abc:20", "fgsm@0.1@linf@None": {"adv_pred": [0] * 20, "steps": 1, "seconds": 0.1}}))
+    report = evaluate_attacks(exp.model, exp.space, images, [AttackSpec("fgsm", "fgsm")], [0.1], state_path=state, quiet=True)
+    assert len(report.outcomes) == 1 and len(report.stale) == 1 and "state format 1" in report.stale[0].stale
+    state.write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="not a labelrobust state file"):
+        evaluate_attacks(exp.model, exp.space, images, [AttackSpec("fgsm", "fgsm")], [0.1], state_path=state, quiet=True)
+
+
+def test_large_eps_is_half_the_domain_diameter(trained):
+    from labelrobust.metrics.checks import check_large_eps, large_eps
+    from labelrobust.metrics.robust_eval import HALF_DIAMETER
+
+    assert large_eps("linf", (1, 8, 8)) == 0.5 and large_eps("l2", (1, 8, 8)) == 4.0 and large_eps("l2", (3, 32, 32)) == pytest.approx(27.71, abs=0.01)
+    exp = trained("onehot")
+    images = exp.dataset.test.subset(list(range(20)))
+    spec = AttackSpec("pgd-large", "pgd", {"steps": 5, "objective": "margin"}, eps=HALF_DIAMETER)
+    report = evaluate_attacks(exp.model, exp.space, images, [spec], [], "l2", quiet=True)
+    assert report.outcomes[0].eps == 4.0 and report.outcomes[0].fixed_eps and report.worst_case() == {}
+    assert check_large_eps(report).ok is True
 
 
 def test_targeted_evaluation_leaves_out_the_target_class(trained):
@@ -78,6 +123,11 @@ def test_errors(trained):
         evaluate_attacks(exp.model, exp.space, exp.dataset.test, get_suite("quick"), [], quiet=True)
     with pytest.raises(ConfigError, match=r"target class must lie in 0\.\.9"):
         evaluate_attacks(exp.model, exp.space, exp.dataset.test, get_suite("quick"), [0.1], target=12, quiet=True)
+    with pytest.raises(ConfigError, match=r"eps 100 \(l2\) exceeds the largest l2 distance between two 1×8×8 inputs in \[0, 1\] \(8\)"):
+        evaluate_attacks(exp.model, exp.space, exp.dataset.test, get_suite("quick"), [100], "l2", quiet=True)
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ConfigError, match=f"batch_size must be a positive integer, got {bad}"):
+            evaluate_attacks(exp.model, exp.space, exp.dataset.test, get_suite("quick"), [0.1], batch_size=bad, quiet=True)
     with pytest.raises(ConfigError, match="unknown suite 'fast'"):
         get_suite("fast")
 
@@ -87,7 +137,7 @@ def test_cli_attack_and_suite(trained, capsys):
     run_dir = str(exp_dir(exp))
     assert main(["attack", run_dir, "--attack", "pgd", "--eps", "8/255,0.1", "--steps", "10", "--n", "50", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "robust_accuracy" in out and "0.0314" in out
+    assert "robust_accuracy" in out and "8/255" in out and "0.0314" not in out
     assert main(["evaluate", run_dir, "--suite", "quick", "--eps", "0.1", "--n", "50", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "own-loss-only" in out and "large-eps" in out

@@ -124,3 +124,17 @@ def test_every_parameter_is_trained(name):
     model.zero_grad(set_to_none=True)
     model.eval()
     assert missing == []
+
+
+@pytest.mark.parametrize("name", ["mlp", "mnist-cnn", "multilabel-cnn", "resnet18"])
+def test_runs_on_every_device_under_test(name, device):
+    # A fresh copy: moving the shared cached model would move it for the other tests too.
+    shape = _cases()[name][0]
+    mean, std = _stats(shape[0])
+    torch.manual_seed(1234)
+    model = build_model(name, input_shape=shape, out_dim=4, mean=mean, std=std).to(device).eval()
+    x = _input(name).to(device).requires_grad_(True)
+    out = model(x)
+    assert out.device == x.device and out.shape == (x.shape[0], 4)
+    out.square().sum().backward()
+    assert x.grad is not None and x.grad.device == x.device

@@ -16,7 +16,9 @@ from labelrobust.labels import available_label_spaces, make_label_space
 from labelrobust.models import build_model
 from labelrobust.training.methods import available_methods, make_method
 from labelrobust.training.methods.base import kl_per_sample, log_probabilities
+from labelrobust.training.diagnostics import EpochTally
 from labelrobust.training.methods.mart import mart_bce
+from labelrobust.training.reweight import normalise
 
 SPACES = {"onehot": {}, "smoothing": {}, "soft": {}, "binary": {"scale": 1.0}, "deepbe": {}, "interval": {"alpha": 1.0, "beta": 3.0}, "wasserstein": {}}
 ADVERSARIAL = {"eps": 0.1, "steps": 3}
@@ -47,23 +49,36 @@ def test_every_space_is_covered():
 
 @pytest.mark.parametrize("space_name", sorted(SPACES))
 @pytest.mark.parametrize("method_name", ["standard", "noise", "at", "trades", "mart", "wpgd", "clirat"])
-def test_every_method_on_every_label_space(digits, space_name, method_name):
+def test_every_method_on_every_label_space(digits, device, space_name, method_name):
+    """The contract, on every device under test: per-sample losses on the batch's device, the
+    model's mode restored, no parameter gradient from the inner attack, weights and the
+    epoch's diagnostics computable from what the method returns."""
     data, x, y = digits
+    x, y = x.to(device), y.to(device)
     space = make_label_space(space_name, 10, **SPACES[space_name])
     targets = space.encode(F.one_hot(y, 10).float() * 0.9 + 0.01) if space.requires_soft_targets else space.encode(y)
-    model = model_for(data, space).train()
+    model = model_for(data, space).to(device).train()
     method, weighting = make_method(config(method_name), space)
     parts = method.losses(model, model, x, targets, y)
     assert model.training, "the method must restore the model's mode"
     assert all(p.grad is None for p in model.parameters()), "the inner attack must leave no parameter gradient"
     loss = parts.total().mean()
-    assert parts.weighted.shape == (48,) and torch.isfinite(loss)
+    assert parts.weighted.shape == (48,) and parts.weighted.device == x.device and torch.isfinite(loss)
     loss.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    tally = EpochTally()
+    tally.add_loss(parts.total().detach())
+    if parts.clean_outputs is not None:
+        tally.add_clean(space, parts.clean_outputs, y)
     if method.adversarial:
         assert parts.attacked_outputs.shape == (48, space.out_dim)
+        tally.add_attacked(space, parts.attacked_outputs, y, margins=True)
         if weighting is not None:
-            assert weighting.margins(space, parts.attacked_outputs, y).shape == (48,)
+            weights = normalise(weighting.raw(weighting.margins(space, parts.attacked_outputs, y)))
+            assert weights.shape == (48,) and weights.device == x.device
+            tally.add_weights(weights)
+    flat = tally.to_tensor(device)
+    assert flat.device == x.device and EpochTally.from_tensor(flat) == tally
 
 
 def test_inner_point_stays_in_the_ball_and_raises_the_loss(digits):
@@ -163,7 +178,7 @@ def test_eps_warmup_ramps_the_inner_radius():
         (MethodConfig(name="standard", objective="margin"), "has no inner attack"),
         (MethodConfig(name="trades", eps=0.1, trades_beta=-1.0), "trades_beta must be ≥ 0"),
         (MethodConfig(name="mart", eps=0.1, mart_lambda=-1.0), "mart_lambda must be ≥ 0"),
-        (MethodConfig(name="wpgd", eps=0.1, cost=[[0, 1], [1, 0]]), "cost"),
+        (MethodConfig(name="wpgd", eps=0.1, cost=[[0, 1], [1, 0]]), r"method 'wpgd' \(method\.cost, method\.power, method\.wasserstein_lam\): cost matrix must be 10×10"),
     ],
 )
 def test_bad_methods_fail_before_training(cfg, message):
@@ -173,3 +188,14 @@ def test_bad_methods_fail_before_training(cfg, message):
 
 def test_available_methods_lists_composites():
     assert {"standard", "noise", "at", "trades", "mart", "wpgd", "mail-at", "clirat", "clir-trades", "clir-mart", "mail-trades", "mail-mart"} == set(available_methods())
+
+
+def test_wpgd_cost_file_with_text_names_the_file_and_line(tmp_path):
+    path = tmp_path / "metric.csv"
+    path.write_text("cat,dog\n0,1\n1,0\n")
+    with pytest.raises(ConfigError, match=r"method 'wpgd' \(method\.cost.*\): cost matrix .*metric\.csv, line 1: 'cat' is not a number; expected a K×K numeric matrix, comma-separated") as info:
+        make_method(MethodConfig(name="wpgd", eps=0.1, cost=str(path)), make_label_space("onehot", 2))
+    assert "\n" not in str(info.value)
+    path.write_text("0,1\n1,0\n")
+    method, _ = make_method(MethodConfig(name="wpgd", eps=0.1, cost=str(path), wasserstein_lam=float("inf")), make_label_space("onehot", 2))
+    assert method.metric.lam == float("inf")

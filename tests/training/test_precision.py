@@ -89,3 +89,16 @@ def test_adversarial_training_in_bf16_follows_fp32(tmp_path):
     for a, b in zip(full, mixed):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=0.05)
         assert b["train_acc"] == pytest.approx(a["train_acc"], abs=0.1)
+
+
+@pytest.mark.parametrize("precision, channels_last", [("bf16", False), ("fp32", True)])
+def test_training_forward_on_every_device_under_test(device, precision, channels_last):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.Flatten(), torch.nn.Linear(4 * 8 * 8, 10)).to(device)
+    forward = training_forward(net, device, precision, channels_last)
+    x = torch.rand(6, 1, 8, 8, device=device)
+    out = forward(x)
+    assert out.dtype == torch.float32 and out.device == x.device and out.shape == (6, 10)
+    out.sum().backward()
+    assert all(p.grad is not None and p.grad.device == x.device for p in net.parameters())
+    assert not grad_scaler(device, precision).is_enabled()

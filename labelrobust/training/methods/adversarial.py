@@ -9,7 +9,7 @@ from labelrobust.training.methods.base import BatchLosses, Method
 from labelrobust.training.methods.registry import METHODS
 
 
-@METHODS.register("at")
+@METHODS.register("at", "Madry PGD adversarial training: the label space's loss at the inner PGD point")
 class AdversarialTraining(Method):
     name = "at"
 

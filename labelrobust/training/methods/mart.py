@@ -29,7 +29,7 @@ def mart_bce(log_p_adv: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return -true - torch.log(LOG_OFFSET - others)
 
 
-@METHODS.register("mart")
+@METHODS.register("mart", "MART: boosted CE on the PGD point + λ·KL weighted by 1 − p_y(x) (Wang et al. 2020)")
 class Mart(Method):
     name = "mart"
 

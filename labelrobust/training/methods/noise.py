@@ -15,7 +15,7 @@ from labelrobust.training.methods.base import BatchLosses, Method
 from labelrobust.training.methods.registry import METHODS
 
 
-@METHODS.register("noise")
+@METHODS.register("noise", "Gaussian-noise retraining: the loss at x + N(0, σ²) (needs method.noise_std)")
 class GaussianNoise(Method):
     adversarial = False
     name = "noise"

@@ -6,7 +6,7 @@ from labelrobust.training.methods.base import BatchLosses, Method
 from labelrobust.training.methods.registry import METHODS
 
 
-@METHODS.register("standard")
+@METHODS.register("standard", "the label space's own loss on clean inputs")
 class Standard(Method):
     adversarial = False
     name = "standard"

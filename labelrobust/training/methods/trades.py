@@ -18,7 +18,7 @@ from labelrobust.training.methods.base import BatchLosses, Method, kl_per_sample
 from labelrobust.training.methods.registry import METHODS
 
 
-@METHODS.register("trades")
+@METHODS.register("trades", "TRADES: clean loss + β·KL(p(x) ‖ p(x')), x' maximising the KL (Zhang et al. 2019)")
 class Trades(Method):
     name = "trades"
     inner_objective_doc = "KL(p(x) ‖ p(x'))"
