@@ -40,9 +40,10 @@ def run(args: argparse.Namespace) -> int:
             row["KL to soft labels"] = r.report.soft_distances["kl"]
         if r.robust is not None:
             for o in r.robust.outcomes:
-                row[f"{o.label} @{o.eps:g}"] = o.robust_accuracy
+                row[f"{o.label} @{o.eps_text}"] = o.robust_accuracy
+            texts = r.robust.eps_texts()  # eps as the comparison file wrote it (8/255)
             for eps, acc in r.robust.worst_case().items():
-                row[f"worst @{eps:g}"] = acc
+                row[f"worst @{texts.get(eps, f'{eps:g}')}"] = acc
             row["flags"] = ",".join(f.name for f in r.robust.checks if f.ok is False) or "-"
         rows.append(row)
     percent = [k for row in rows for k, v in row.items() if isinstance(v, float) and ("@" in k or k in ("clean accuracy", "abstain"))]

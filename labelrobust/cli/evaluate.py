@@ -20,10 +20,10 @@ image can be pushed to mid-gray (L∞ 0.5; L2 √D/2, i.e. 4 on 8×8 digits)."""
 
 def add_parser(sub, name: str) -> None:
     p = sub.add_parser(name, help="evaluate a trained run", description="Evaluate a run; writes eval/*.json and eval/*.csv into it (or into --out).")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a run directory written by labelrobust train")
     p.add_argument("--split", choices=["test", "val"], help="clean evaluation only; default: test")
-    p.add_argument("--weights", default="latest", choices=["latest", "best-val"], help="default: latest")
-    p.add_argument("--batch-size", action=PositiveInt, default=256, help="default: 256")
+    p.add_argument("--weights", default="latest", choices=["latest", "best-val"], help="which weights: latest (model.safetensors) or best-val (model-best-val.safetensors; default: latest)")
+    p.add_argument("--batch-size", action=PositiveInt, default=256, help="images per forward pass and attack batch (default: 256)")
     p.add_argument("--confusion", action="store_true", help="also print the confusion matrix")
     p.add_argument("--suite", help="run an attack suite (quick, standard, autoattack, clean) with the sanity checks; needs --eps")
     p.add_argument("--eps", help="radii for --suite, comma-separated, fractions allowed: 0.1,0.2,8/255")

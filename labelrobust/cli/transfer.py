@@ -17,13 +17,13 @@ FORMAT = "labelrobust-transfer-2"
 
 def add_parser(sub, name: str) -> None:
     p = sub.add_parser(name, help="transfer-rate matrix between runs", description="Craft on each run (rows), evaluate on every run (columns).")
-    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("run_dirs", nargs="+", help="two or more run directories with the same test split")
     p.add_argument("--attack", default="pgd", help="white-box attack to craft with (default: pgd)")
     p.add_argument("--eps", required=True, help="radius, fractions allowed (8/255)")
-    p.add_argument("--norm", default="linf", choices=["linf", "l2"], help="default: linf")
+    p.add_argument("--norm", default="linf", choices=["linf", "l2"], help="threat model: the L∞ or the L2 ball (default: linf)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="attack parameter, e.g. steps=20 or objective=margin")
     p.add_argument("--n", action=PositiveInt, help="use the first N test samples")
-    p.add_argument("--batch-size", action=PositiveInt, default=256, help="default: 256")
+    p.add_argument("--batch-size", action=PositiveInt, default=256, help="images per forward pass and attack batch (default: 256)")
     add_device_flag(p)
     p.add_argument("--out", default="transfer.json", metavar="FILE", help="where to write the matrix (JSON; default transfer.json; its folder is created)")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
@@ -114,3 +115,13 @@ def test_compare_file_errors(tmp_path, capsys):
     bad.write_text("base: {}\nvariant: {}\n")
     assert main(["compare", str(bad)]) == 2
     assert "must have 'base'" in capsys.readouterr().err
+
+
+def test_help_describes_every_flag():
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            if action.help is argparse.SUPPRESS:
+                continue
+            text = action.help or ""
+            assert len(text) > 12 and not text.startswith("default"), f"labelrobust {name} {action.option_strings or action.dest}: {text!r}"
