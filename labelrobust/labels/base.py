@@ -75,36 +75,6 @@ def on_simplex(q: Tensor) -> Tensor:
     return in_range & ((q.sum(dim=1) - 1).abs() <= SIMPLEX_TOLERANCE).all()
 
 
-def _version(t: Tensor) -> int | None:
-    """The tensor's in-place modification counter; None for inference tensors, which have none."""
-    try:
-        return t._version
-    except (AttributeError, RuntimeError):
-        return None
-
-
-def mark_valid_targets(t: Tensor, kind: str) -> Tensor:
-    """Remember on ``t`` that its values passed the ``kind`` check (until it is modified in place).
-
-    ``encode`` marks what it returns and ``loss`` marks what it validated, so the attack and
-    training loops, which pass the same targets to ``loss`` at every PGD step, pay the value
-    check (a host sync on a GPU) once per tensor instead of once per step.
-    """
-    version = _version(t)
-    if version is not None:
-        try:
-            t._labelrobust_valid = (kind, version)
-        except (AttributeError, RuntimeError):  # a tensor subclass without a __dict__
-            pass
-    return t
-
-
-def is_marked_valid(t: Tensor, kind: str) -> bool:
-    """Whether ``t`` passed the ``kind`` check and has not been modified in place since."""
-    mark = getattr(t, "_labelrobust_valid", None)
-    return mark is not None and mark == (kind, _version(t))
-
-
 class LabelSpace(ABC):
     """Base class of all label spaces; subclasses set ``name`` and implement the abstract methods."""
 
@@ -230,9 +200,8 @@ class LabelSpace(ABC):
         """Validate the targets ``loss`` receives: what ``encode`` returns, for these outputs.
 
         Shape, dtype and device are checked without reading the values (no host sync). The values are
-        checked with one combined boolean (``valid_targets``, a single host sync on a GPU),
-        skipped for tensors already checked (``mark_valid_targets``); only when it fails does
-        ``explain_invalid_targets`` look for the offending rows to name them.
+        checked with one combined boolean (``valid_targets``, a single host sync on a GPU); only
+        when it fails does ``explain_invalid_targets`` look for the offending rows to name them.
         """
         name, width = self.name, self.target_width
         if not isinstance(targets, Tensor):
@@ -265,21 +234,9 @@ class LabelSpace(ABC):
                 f"label space {name!r}: the targets are on {targets.device} but the outputs on "
                 f"{outputs.device}; move them with targets.to(outputs.device)"
             )
-        if is_marked_valid(targets, self._check_kind()):
-            return
         if not bool(self.valid_targets(targets)):
             self.explain_invalid_targets(targets)
             raise ConfigError(f"label space {name!r}: invalid loss targets; expected {self.target_kind}")
-        self.encoded(targets)
-
-    def encoded(self, targets: Tensor) -> Tensor:
-        """``targets`` marked as valid for ``loss`` (``mark_valid_targets``); ``encode`` returns this."""
-        return mark_valid_targets(targets, self._check_kind())
-
-    def _check_kind(self) -> str:
-        # The value check that applies, e.g. "DistributionLabelSpace.valid_targets": spaces
-        # sharing a check share marks, spaces with different checks never do.
-        return type(self).valid_targets.__qualname__
 
     @property
     def target_width(self) -> int:

@@ -146,7 +146,7 @@ class BinaryCodes(RegionLabelSpace):
     def encode(self, y: Tensor) -> Tensor:
         """Hard labels → their codewords (N×B of 0/1), on the labels' device."""
         y = self.targets_from(y)
-        return self.encoded(self.constant("codebook", y.device)[y])
+        return self.constant("codebook", y.device)[y]
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         self.check_outputs(outputs)

@@ -43,7 +43,7 @@ class DistributionLabelSpace(LabelSpace):
         targets = self.targets_from(y)
         if targets.ndim == 1:
             targets = F.one_hot(targets, self.num_classes).to(torch.float32)
-        return self.encoded(self.transform_distribution(targets))
+        return self.transform_distribution(targets)
 
     def transform_distribution(self, q: Tensor) -> Tensor:
         """Hook for spaces that reshape the target distribution (label smoothing)."""

@@ -62,7 +62,7 @@ class IntervalLabels(RegionLabelSpace):
     def encode(self, y: Tensor) -> Tensor:
         """Hard labels → their intervals, N×2 rows ``[L(y), U(y)]``, on the labels' device."""
         y = self.targets_from(y)
-        return self.encoded(self.constant("bounds", y.device)[y])
+        return self.constant("bounds", y.device)[y]
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         self.check_outputs(outputs)

@@ -168,7 +168,7 @@ class WassersteinTargets(LabelSpace):
 
     def encode(self, y: Tensor) -> Tensor:
         """Hard labels → one-hot targets (N×K)."""
-        return self.encoded(F.one_hot(self.targets_from(y), self.num_classes).to(torch.float32))
+        return F.one_hot(self.targets_from(y), self.num_classes).to(torch.float32)
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         self.check_outputs(outputs)

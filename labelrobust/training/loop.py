@@ -98,7 +98,10 @@ def train(
         raise ConfigError(f"stop_after_batches must be ≥ 1, got {stop_after_batches}")
     plan = plan_start(paths, cfg, resume=resume, overwrite=overwrite)  # refusals before any write
     resolve_device(cfg.device)
-    require_writable_dir(Path(cfg.out), "runs folder (out)")
+    if plan.resume:
+        require_writable_dir(paths.root, "run directory", "copy the run directory somewhere writable and resume the copy")
+    else:
+        require_writable_dir(Path(cfg.out), "runs folder (out)")
     exp = build_experiment(cfg)  # every config error surfaces here, before any training
     method, weighting = make_method(cfg.method, exp.space, epochs=cfg.epochs)
     if cfg.method.eps is not None:
@@ -106,14 +109,15 @@ def train(
     ctx = from_environment(cfg.device)
     exp.model.to(ctx.device(cfg.device))
     if ctx.is_main:
-        require_writable_dir(paths.root, "run directory", "copy the run elsewhere to continue it")
+        paths.root.mkdir(parents=True, exist_ok=True)  # its parent was checked above
         if plan.discard:
             paths.discard_results()
         atomic_write_text(paths.config, config_yaml(cfg))
         atomic_write_text(paths.dataset_report, json.dumps(exp.dataset.report, indent=2, default=str))
     ctx.barrier()
     with run_log(paths.log, enabled=ctx.is_main):
-        log.info(plan.message)
+        if ctx.is_main:
+            log.info(plan.message)
         return _fit(exp, paths, method, weighting, resume=plan.resume, quiet=quiet, stop_after_batches=stop_after_batches, ctx=ctx)
 
 
@@ -159,13 +163,13 @@ def _fit(exp: Experiment, paths: RunPaths, method, weighting, *, resume: bool, q
         progress = {"sessions": [], **load_checkpoint(paths.checkpoint, net, optimizer, rank=ctx.rank, world_size=ctx.world_size, cuda_device=cuda)}
         if progress.get("grad_scaler"):
             scaler.load_state_dict(progress["grad_scaler"])
-        if progress["epoch"] < cfg.epochs:
+        if progress["epoch"] < cfg.epochs and ctx.is_main:
             at = f"at batch {progress['batch']} of " if progress["batch"] else "at the start of "
             log.info("continuing %sepoch %d/%d from %s", at, progress["epoch"] + 1, cfg.epochs, paths.checkpoint)
     elif ctx.enabled:
         torch.manual_seed(cfg.seed * 1_000_003 + ctx.rank)  # each rank draws its own random starts
     progress["sessions"].append({"started": now(), "command": command_line(), "device": device, "processes": ctx.world_size})
-    if progress["epoch"] >= cfg.epochs:
+    if progress["epoch"] >= cfg.epochs and ctx.is_main:
         log.info("%s already trained %d epochs (epochs: %d); nothing to train — raise --epochs to continue", paths.root, progress["epoch"], cfg.epochs)
     train_set = exp.dataset.train
     targets = exp.space.encode(train_set.soft_labels if exp.space.requires_soft_targets else train_set.labels)
@@ -190,7 +194,7 @@ def _run_epochs(loop: _Loop, stop: StopRequest, stop_after_batches: int | None) 
     ran = 0
     bars = None if loop.show_bars else True  # disable=None: bars only on a terminal
     epoch_bar = tqdm(total=cfg.epochs, initial=progress["epoch"], desc="epochs", unit="ep", disable=bars, leave=True)
-    heartbeat = Heartbeat(enabled=bool(epoch_bar.disable))
+    heartbeat = Heartbeat(enabled=loop.ctx.is_main and bool(epoch_bar.disable))  # bars off: nohup, SLURM
     try:
         for epoch in range(progress["epoch"], cfg.epochs):
             set_learning_rate(loop.optimizer, learning_rate(cfg.optim, epoch, cfg.epochs))

@@ -88,7 +88,7 @@ def test_code_and_wasserstein_targets_are_checked(device, name, bad, message):
 
 
 def test_a_target_changed_in_place_after_encode_is_checked_again():
-    """encode marks its result as checked (so PGD steps skip the check); an in-place change drops the mark."""
+    """Every loss call checks the values it gets, also of a tensor that passed before."""
     space = make_label_space("soft", K)
     targets = space.encode(torch.tensor([0, 1]))
     outputs = torch.zeros(2, K)
