@@ -24,6 +24,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +92,7 @@ def train(
     """
     cfg = as_config(cfg)
     if run_dir is not None:
-        root = Path(run_dir)
+        root = Path(os.path.abspath(run_dir))  # `train --resume .` from inside the run directory
         cfg = dataclasses.replace(cfg, out=str(root.parent), name=check_run_name(root.name))
     paths = RunPaths(Path(cfg.out) / cfg.run_name())
     if stop_after_batches is not None and stop_after_batches < 1:

@@ -137,3 +137,10 @@ def test_an_abstaining_model_is_reported(caplog):
         training_loop._warn_if_abstaining({"epoch": 3, "train_abstain": 0.2})
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1 and "epoch 2: the model abstains on 100.0% of clean training inputs" in messages[0]
+
+
+def test_resume_from_inside_the_run_directory(tmp_path, monkeypatch):
+    run = train(config(tmp_path, epochs=1), quiet=True)
+    monkeypatch.chdir(run)
+    assert train(config(tmp_path, epochs=2), quiet=True, resume=True, run_dir=".") == run
+    assert len(read_metrics(run)) == 2
