@@ -57,7 +57,15 @@ def require_writable_dir(directory: str | Path, what: str, hint: str = "") -> Pa
 
 
 def _umask() -> int:
-    mask = os.umask(0o022)  # the only portable way to read it: set, then restore at once
+    """The process's current umask. Linux reports it in /proc (read-only, thread-safe); elsewhere
+    the only way to read it is to set it and restore it at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 

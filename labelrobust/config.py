@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Union
 
 from labelrobust.devices import check_device_name
 from labelrobust.errors import ConfigError
-from labelrobust.yaml_values import load_yaml, parse_value
+from labelrobust.yaml_values import float_from_text, load_yaml, parse_value
 
 
 def _field(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = None, allow_inf: bool = False) -> Any:
@@ -296,17 +296,6 @@ def _describe(annotation: Any) -> str:
     return str(annotation).replace("typing.", "").replace("NoneType", "None")
 
 
-def parse_float(text: str) -> float | None:
-    """A float written as people write it (``6e-5``, ``1E3``, ``inf``, ``.inf``, ``-Inf``), else None."""
-    cleaned = text.strip().lower().replace("_", "")
-    if cleaned.lstrip("+-") in (".inf", ".nan"):
-        cleaned = cleaned.replace(".", "", 1)
-    try:
-        return float(cleaned)
-    except ValueError:
-        return None
-
-
 def _coerce(value: Any, annotation: Any, path: str, allow_inf: bool) -> Any:
     """Check ``value`` against the field's type; numbers for float fields become floats."""
     if dataclasses.is_dataclass(annotation):
@@ -315,13 +304,15 @@ def _coerce(value: Any, annotation: Any, path: str, allow_inf: bool) -> Any:
         return value
     if _allows(annotation, float):
         if isinstance(value, str) and not _allows(annotation, str):
-            number = parse_float(value)
+            number = float_from_text(value)
             value = value if number is None else number
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = float(value)
             if math.isnan(value) or (math.isinf(value) and not allow_inf):
                 raise ConfigError(f"config key {path!r} must be a finite number, got {value}")
-    if isinstance(value, int) and not isinstance(value, bool) and _allows(annotation, str) and not _allows(annotation, float):
+    if _allows(annotation, str) and not _allows(annotation, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float):  # its spelling is gone: 1e5 and 100000.0 read alike
+            raise ConfigError(f"config key {path!r} must be text, but {value!r} reads as a number; quote it in YAML ({path.rsplit('.', 1)[-1]}: '...')")
         value = str(value)  # `name: 2024` in YAML is a name, not a number
     if not _type_ok(value, annotation):
         raise ConfigError(f"config key {path!r} must be {_describe(annotation)}, got {value!r}")

@@ -46,3 +46,16 @@ def load_yaml(text: str, where: str = "YAML text") -> Any:
 def parse_value(text: str, where: str = "value") -> Any:
     """One command-line value read as a YAML scalar (or flow list/mapping); empty text is None."""
     return load_yaml(text, where) if text.strip() else None
+
+
+def float_from_text(text: str) -> float | None:
+    """A float written as people write it (``6e-5``, ``1E3``, ``1_000.5``, ``inf``, ``.inf``,
+    ``-Inf``, ``nan``), or None when ``text`` is no number — the one parser of numbers given as
+    text, for config fields and label-space parameters alike."""
+    cleaned = text.strip().lower().replace("_", "")
+    if cleaned.lstrip("+-") in (".inf", ".nan"):
+        cleaned = cleaned.replace(".", "", 1)
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None

@@ -137,3 +137,11 @@ def test_every_field_documents_itself():
     for section in (TrainConfig, DataConfig, LabelConfig, ModelConfig, OptimConfig, MethodConfig):
         for f in dataclasses.fields(section):
             assert len(f.metadata.get("help", "")) > 10, f"{section.__name__}.{f.name} has no help text"
+
+
+def test_names_in_yaml_that_read_as_numbers(tmp_path):
+    (tmp_path / "int.yaml").write_text("name: 2024\n")
+    assert load_config(tmp_path / "int.yaml").name == "2024"  # an integer keeps its spelling
+    (tmp_path / "float.yaml").write_text("name: 1e5\n")
+    with pytest.raises(ConfigError, match=r"'name' must be text, but 100000.0 reads as a number; quote it in YAML \(name: '...'\)"):
+        load_config(tmp_path / "float.yaml")

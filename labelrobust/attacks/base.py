@@ -52,11 +52,11 @@ def check_inputs(x: Tensor, where: str = "inputs") -> None:
         )
 
 
-def model_device(model: torch.nn.Module, default: torch.device) -> torch.device:
+def model_device(model: torch.nn.Module, default: torch.device | str = "cpu") -> torch.device:
     """The device of ``model``'s first parameter (or buffer); ``default`` for a model with neither."""
     for tensor in itertools.chain(model.parameters(), model.buffers()):
         return tensor.device
-    return default
+    return torch.device(default)
 
 
 def check_same_device(model: torch.nn.Module, x: Tensor) -> None:

@@ -27,15 +27,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from labelrobust.errors import ConfigError
+from labelrobust.yaml_values import float_from_text
 
 ABSTAIN = -1
 """The class index ``decode`` returns for an output that matches no class."""
 
 SIMPLEX_TOLERANCE = 1e-4
 """How far a soft label's row sum may be from 1 (float32 survey ratios are exact to ~1e-7)."""
-
-_YAML_SPECIALS = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
-
 
 def numeric_param(value: Any) -> Any:
     """A numeric label-space parameter as a plain Python number, whatever its spelling.
@@ -47,15 +45,11 @@ def numeric_param(value: Any) -> Any:
     parameter's own check refuses it with its usual message.
     """
     if isinstance(value, str):
-        text = value.strip()
-        if text.lower() in _YAML_SPECIALS:
-            return _YAML_SPECIALS[text.lower()]
-        for parse in (int, float):
-            try:
-                return parse(text)
-            except ValueError:
-                pass
-        return value
+        try:
+            return int(value)
+        except ValueError:
+            number = float_from_text(value)
+            return value if number is None else number
     if isinstance(value, bool):
         return value
     if isinstance(value, Integral):

@@ -25,6 +25,7 @@ from torch import Tensor
 from labelrobust.errors import ConfigError
 from labelrobust.labels.base import LabelSpace, numeric_param
 from labelrobust.labels.registry import LABEL_SPACES
+from labelrobust.yaml_values import float_from_text
 
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -115,7 +116,7 @@ def _parse_matrix_text(text: str, path: Path) -> list[list[float]]:
         try:
             rows.append([float(f) for f in fields])
         except ValueError:
-            word = next(f for f in fields if not _is_float(f))
+            word = next(f for f in fields if float_from_text(f) is None)
             raise ConfigError(
                 f"label space 'wasserstein': cost matrix {path}, line {number}: {word!r} is not a number; "
                 f"expected a K×K numeric matrix, {layout}, one row per line, without a header row"
@@ -128,14 +129,6 @@ def _parse_matrix_text(text: str, path: Path) -> list[list[float]]:
     if not rows:
         raise ConfigError(f"label space 'wasserstein': cost matrix {path} holds no numbers; expected a K×K numeric matrix, {layout}")
     return rows
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 @LABEL_SPACES.register("wasserstein", "cost-sensitive: C^p_y·softmax(z) − H/(λ log K) under a label metric C")

@@ -4,13 +4,13 @@ small facts every evaluation records (which device the model is on, which sample
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 from torch import Tensor
 
+from labelrobust.attacks.base import model_device
 from labelrobust.data import ImageSet
 from labelrobust.errors import ConfigError
 
@@ -24,12 +24,6 @@ def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
         yield model
     finally:
         model.train(was_training)
-
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    """The device of the model's first parameter (or buffer); the CPU for a model with neither."""
-    first = next(itertools.chain(model.parameters(), model.buffers()), None)
-    return torch.device("cpu") if first is None else first.device
 
 
 @torch.no_grad()

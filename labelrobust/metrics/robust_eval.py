@@ -18,7 +18,6 @@ import logging
 import time
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from labelrobust.errors import ConfigError
 from labelrobust.labels import ABSTAIN, LabelSpace
 from labelrobust.metrics.inference import eval_mode, model_device, model_outputs, positive_int, sample_identity
 from labelrobust.metrics.robustness import stability_ratio, survival_rate
+from labelrobust.provenance import now
 
 log = logging.getLogger(__name__)
 ADAPTIVE_OBJECTIVES = ("margin", "dlr", "ce")
@@ -314,7 +314,7 @@ def _entry(spec: AttackSpec, eps: float, text: str, norm: str, target: int | Non
         "label": spec.label, "attack": spec.attack, "params": json.loads(json.dumps(spec.params, default=str)),
         "objective": spec.objective, "kind": spec.kind, "effort": spec.effort, "norm": norm, "eps": eps,
         "eps_text": text, "target": target, "fixed_eps": spec.eps is not None, "model": model_id, "samples": samples,
-        "computed": datetime.now(timezone.utc).isoformat(timespec="seconds"), **done,
+        "computed": now(), **done,
     }
 
 

@@ -255,19 +255,20 @@ def _train_batch(loop: _Loop, epoch: int, b: int, global_idx: Tensor, batches_pe
 def _check_divergence(loop: _Loop, mean_loss: float, epoch: int, b: int) -> None:
     """Stop on a NaN/inf loss, or on one that exploded past ``divergence_factor`` × the run's
     first-batch loss (e.g. RBC with S=350 and too large a learning rate reaches 1e11)."""
+    reference = loop.progress.setdefault("reference_loss", mean_loss)
+    factor = loop.cfg.divergence_factor
+    if math.isfinite(mean_loss) and not (factor and mean_loss > factor * max(abs(reference), 1e-3)):
+        return  # the every-batch path: no file is touched
     where = f"at epoch {epoch + 1}, batch {b + 1}"
     kept = _last_checkpoint(loop.paths)
     kept = f"the last checkpoint ({kept}) is kept" if kept else "no checkpoint was written yet"
     advice = "lower optim.lr (or the label space's scale) and train again with --overwrite"
     if not math.isfinite(mean_loss):
         raise TrainingDiverged(f"training diverged: loss is {mean_loss} {where}; {kept}; {advice}")
-    reference = loop.progress.setdefault("reference_loss", mean_loss)
-    factor = loop.cfg.divergence_factor
-    if factor and mean_loss > factor * max(abs(reference), 1e-3):
-        raise TrainingDiverged(
-            f"training diverged: loss {mean_loss:.4g} {where} is over {factor:g}× the first batch's {reference:.4g}; "
-            f"{kept}; {advice} (divergence_factor 0 turns this check off)"
-        )
+    raise TrainingDiverged(
+        f"training diverged: loss {mean_loss:.4g} {where} is over {factor:g}× the first batch's {reference:.4g}; "
+        f"{kept}; {advice} (divergence_factor 0 turns this check off)"
+    )
 
 
 def _last_checkpoint(paths: RunPaths) -> str | None:

@@ -32,7 +32,7 @@ class Wpgd(Method):
         return self.metric.loss(space.scores(outputs), self.metric.encode(y))
 
     def losses(self, model, net, x, targets, labels) -> BatchLosses:
-        # the one-hot targets are encoded (and their labels checked) once per batch, not per PGD step
+        # the one-hot targets are encoded once per batch, not per PGD step (wasserstein_objective, per step)
         onehot = self.metric.encode(labels)
         objective = lambda space, outputs, y, target: self.metric.loss(space.scores(outputs), onehot)  # noqa: E731
         x_adv = self.inner_point(net, x, labels, objective)
