@@ -82,24 +82,27 @@ class RunPaths:
     def log(self) -> Path:
         return self.root / "train.log"
 
+    @property
+    def result_files(self) -> tuple[Path, ...]:
+        """The files a fresh training run would overwrite (``eval/`` counts too)."""
+        return (self.checkpoint, self.weights, self.best_weights, self.summary, self.metrics)
+
     def results(self) -> list[str]:
-        """What this directory holds that a fresh training run would overwrite, described for a
-        message (``["checkpoint.safetensors (epoch 3, batch 0)", "metrics.jsonl (3 epochs)", ...]``)."""
-        found = [p.name for p in (self.checkpoint, self.weights, self.best_weights, self.summary) if p.is_file()]
+        """The results this directory holds, described for a message
+        (``["checkpoint.safetensors", "metrics.jsonl (3 epochs)", "eval/"]``)."""
+        found = [p.name for p in self.result_files if p.is_file() and p != self.metrics]
         if self.metrics.is_file():
             found.append(f"{self.metrics.name} ({len(read_metrics(self.root))} epochs)")
         if self.eval_dir.is_dir() and any(self.eval_dir.iterdir()):
             found.append("eval/")
         return found
 
-    def discard_results(self) -> list[str]:
+    def discard_results(self) -> None:
         """Delete the results a fresh run would rewrite (``--overwrite``); other files stay."""
-        removed = self.results()
-        for path in (self.checkpoint, self.weights, self.best_weights, self.summary, self.metrics):
+        for path in self.result_files:
             path.unlink(missing_ok=True)
         if self.eval_dir.is_dir():
             shutil.rmtree(self.eval_dir)
-        return removed
 
 
 def is_run_dir(path: str | Path) -> bool:

@@ -139,6 +139,8 @@ class _Loop:
     show_bars: bool
     targets: Tensor
     """The encoded training targets: soft spaces learn from the data's distributions, the others from hard labels."""
+    augment: Any
+    """The training-time augmentation (``data.augment``)."""
 
     @property
     def cfg(self) -> TrainConfig:
@@ -174,7 +176,7 @@ def _fit(exp: Experiment, paths: RunPaths, method, weighting, *, resume: bool, q
         log.info("%s already trained %d epochs (epochs: %d); nothing to train — raise --epochs to continue", paths.root, progress["epoch"], cfg.epochs)
     train_set = exp.dataset.train
     targets = exp.space.encode(train_set.soft_labels if exp.space.requires_soft_targets else train_set.labels)
-    loop = _Loop(exp, paths, method, weighting, ctx, forward, model, optimizer, scaler, progress, ctx.is_main and not quiet, targets)
+    loop = _Loop(exp, paths, method, weighting, ctx, forward, model, optimizer, scaler, progress, ctx.is_main and not quiet, targets, AUGMENTATIONS.get(cfg.data.augment))
     with stop_on_signals() as stop:
         try:
             if not _run_epochs(loop, stop, stop_after_batches):
@@ -237,7 +239,7 @@ def _train_batch(loop: _Loop, epoch: int, b: int, global_idx: Tensor, batches_pe
     ctx, space, train_set = loop.ctx, loop.exp.space, loop.exp.dataset.train
     idx = ctx.shard(global_idx)
     loop.method.start_batch(epoch + b / batches_per_epoch)
-    x = AUGMENTATIONS.get(loop.cfg.data.augment)(train_set.float_images(idx).to(loop.device))
+    x = loop.augment(train_set.float_images(idx).to(loop.device))
     y = train_set.labels[idx].to(loop.device)
     parts = loop.method.losses(loop.model, loop.forward, x, loop.targets[idx].to(loop.device), y)
     weights = _instance_weights(loop.weighting, space, parts, y, epoch, len(global_idx), ctx)
