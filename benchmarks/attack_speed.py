@@ -85,7 +85,7 @@ def trained_model(kind: str, args, cache: Path, device: torch.device, log):
         epochs, method = args.std_epochs, [("method.name", "standard")]
     else:  # Madry PGD-AT, eps ramped up over the first epoch so the small CNN does not stall
         epochs = args.at_epochs
-        method = [("method.name", "at"), ("method.eps", args.at_eps), ("method.steps", args.at_steps), ("method.eps_warmup", 1)]
+        method = [("method.name", "at"), ("method.params.eps", args.at_eps), ("method.params.steps", args.at_steps), ("method.params.eps_warmup", 1)]
     overrides = [
         ("data.name", "mnist"),
         ("data.root", str(args.data_root)),
@@ -121,7 +121,7 @@ def trained_model(kind: str, args, cache: Path, device: torch.device, log):
 def batch_labelrobust(attack, model, space, xb, yb):
     """Robust samples of one batch as labelrobust reports them (not ``success``), and steps spent."""
     result = attack(model, space, xb, yb)
-    return int((~result.success).sum()), result.steps
+    return int((~result.success).sum()), result.cost.gradients
 
 
 def batch_torchattacks(attack, model, xb, yb):
@@ -189,7 +189,7 @@ def compare(kind, model, space, x, y, args, device, log):
             k += 1
             for lib in order:
                 torch.manual_seed(args.seed + 1000 * r + b)
-                t, (n_robust, spent) = timed(lambda: run[lib](xb, yb), device)
+                t, (n_robust, spent) = timed(lambda: run[lib](xb, yb), device)  # noqa: B023  (called at once)
                 seconds[lib] += t
                 robust[lib] += n_robust
                 steps += spent or 0
@@ -265,7 +265,7 @@ def step_cost(kind, model, space, x, y, args, device, log):
                 times[name].append(timed(fn, device)[0])
         times["pgd"].append(timed(pgd_run, device)[0])
     model.zero_grad(set_to_none=True)
-    spent = last["result"].steps
+    spent = last["result"].cost.gradients // max(1, len(last["result"].pred))
     med = {name: statistics.median(t) for name, t in times.items()}
     mins = {name: min(t) for name, t in times.items()}
     per_step, per_step_min = med["pgd"] / args.steps, mins["pgd"] / args.steps

@@ -1,11 +1,13 @@
 """labelrobust: the label side of adversarial robustness.
 
 The few things a user starts from; everything else is reachable through the subpackages
-(``labelrobust.labels``, ``.data``, ``.models``, ``.training``, ``.metrics``) and their registries.
+(``labelrobust.labels``, ``.data``, ``.models``, ``.attacks``, ``.training``, ``.evaluation``,
+``.metrics``) and their registries.
 """
 
 from labelrobust.config import TrainConfig, load_config
 from labelrobust.data import load_dataset
+from labelrobust.evaluation import robust_evaluate_run
 from labelrobust.labels import LabelSpace, make_label_space
 from labelrobust.metrics import evaluate_run
 from labelrobust.models import build_model
@@ -23,5 +25,6 @@ __all__ = [
     "load_dataset",
     "load_run",
     "make_label_space",
+    "robust_evaluate_run",
     "train",
 ]

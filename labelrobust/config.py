@@ -12,6 +12,7 @@ once, whichever way it was made. Files and command-line values are read as YAML 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import types
 import typing
@@ -22,6 +23,8 @@ from typing import Any, ClassVar, Union
 from labelrobust.devices import check_device_name
 from labelrobust.errors import ConfigError
 from labelrobust.yaml_values import float_from_text, load_yaml, parse_value
+
+log = logging.getLogger(__name__)
 
 
 def _field(default: Any = dataclasses.MISSING, help: str = "", *, factory: Any = None, allow_inf: bool = False) -> Any:
@@ -99,33 +102,20 @@ class OptimConfig(_Section):
 
 @dataclass(frozen=True)
 class MethodConfig(_Section):
-    """How a training batch becomes a loss (``labelrobust.training.methods``; methods.md §2–§4).
+    """How a training batch becomes a loss: a training method (or a preset of one) and its
+    parameters (``labelrobust list methods``; ``labelrobust.training.methods``; methods.md §2–§4).
 
-    ``objective`` None means the method's own: at, mart, noise: the label space's training loss;
-    trades: KL(p(x) ‖ p(x')); wpgd: the Wasserstein loss. The composites ``mail-*`` (probability
-    margin, MAIL) and ``clir*`` (confused-label margin, CLIRAT) set ``reweight`` and γ, β:
-    10 and −0.5 with AT, 2 and 0 with TRADES/MART (CLIRAT's settings).
+    Each method declares its parameters (its ``Params`` dataclass): ``params`` is checked against
+    them when the config is built, as label-space parameters are against the label space.
+    Adversarial methods take ``eps`` (required), the inner attack (``inner``: pgd, fgsm-rs,
+    fgsm, cw, with ``steps``, ``step_size``, ``random_start``, ``inner_params``), ``eps_warmup``,
+    ``objective`` and the instance weights (``reweight``, ``gamma``, ``bias``, ``burn_in``); the
+    presets ``mail-*`` and ``clir*`` set the weights' defaults (CLIRAT's settings).
     """
 
     section: ClassVar[str] = "method"
-    name: str = _field("standard", "standard, noise, at, trades, mart, wpgd, or mail-at/-trades/-mart, clirat, clir-trades, clir-mart")
-    eps: float | str | None = _field(None, "inner attack radius, required by adversarial methods (0.3 MNIST, 8/255 CIFAR); fractions allowed")
-    norm: str = _field("linf", "inner attack norm: linf or l2")
-    steps: int = _field(10, "inner PGD steps")
-    step_size: float | str | None = _field(None, "inner PGD step (None: 2.5·eps/steps)")
-    random_start: bool = _field(True, "inner PGD starts at a random point of the ball")
-    eps_warmup: int = _field(0, "epochs over which eps and the step ramp up linearly from 0 (0: full eps at once)")
-    objective: str | None = _field(None, "what the inner PGD maximises: None (the method's own), margin, ce or dlr on the scores")
-    trades_beta: float | None = _field(None, "TRADES β (None: 6, or 5 for mail-/clir-trades)")
-    mart_lambda: float | None = _field(None, "MART λ (None: 6)")
-    reweight: str | None = _field(None, "per-sample weights: none, pm (MAIL) or cl-pm (CLIRAT); None: the composite's")
-    gamma: float | None = _field(None, "weights sigmoid(−gamma·(margin − bias)): γ (None: the composite's)")
-    bias: float | None = _field(None, "weights sigmoid(−gamma·(margin − bias)): β (None: the composite's)")
-    burn_in: int = _field(0, "epochs during which every weight is 1 (CLIRAT: 75)")
-    noise_std: float | None = _field(None, "σ of the Gaussian noise of the noise method, in [0, 1] pixel units")
-    cost: str | list | None = _field(None, "WPGD label metric C: a K×K list or a .npy/.csv/.txt file (None: 1 − I)")
-    power: float = _field(1.0, "WPGD power p of the metric")
-    wasserstein_lam: float = _field(1.0, "λ of the entropy term of the Wasserstein loss (inf drops it)", allow_inf=True)
+    name: str = _field("standard", "a registered training method or preset: standard, noise, at, trades, mart, wpgd, mail-at, clirat, ... (labelrobust list methods)")
+    params: dict = _field(help="the method's parameters, e.g. {eps: 0.3, steps: 10} (--method.X sets params.X)", factory=dict)
 
 
 @dataclass(frozen=True)
@@ -164,6 +154,19 @@ class TrainConfig(_Section):
         method = "" if self.method.name == "standard" else f"-{self.method.name}"
         return f"{self.data.name}-{self.model.name}-{self.labels.name}{method}-seed{self.seed}"
 
+
+CONFIG_VERSION = 2
+"""The format of ``config.yaml`` written now (``config_version`` in the file). Version 1
+(labelrobust ≤ 0.1, no ``config_version`` key) kept every method setting flat in the method
+section (``method: {name: at, eps: 0.3, steps: 10, ...}``); ``upgrade_config`` reads it."""
+
+V1_METHOD_DEFAULTS: dict[str, Any] = {
+    "eps": None, "norm": "linf", "steps": 10, "step_size": None, "random_start": True, "eps_warmup": 0, "objective": None,
+    "trades_beta": None, "mart_lambda": None, "reweight": None, "gamma": None, "bias": None, "burn_in": 0, "noise_std": None,
+    "cost": None, "power": 1.0, "wasserstein_lam": 1.0,
+}
+"""Every key of a version-1 method section with its version-1 default (a default there meant
+"the method's own", which is what leaving the parameter out means now)."""
 
 RUN_LOCATION_KEYS = ("out", "name", "device", "checkpoint_every", "divergence_factor", "data.root", "data.download")
 """Keys that say where and how a run executes, not what it computes: they may change on resume."""
@@ -233,25 +236,10 @@ def _check_optim(o: OptimConfig) -> None:
 
 
 def _check_method(m: MethodConfig) -> None:
-    from labelrobust.attacks.threat import parse_eps  # here: the attacks package imports the data layer
+    """The method's name and its parameters, against what the method declares."""
+    from labelrobust.training.methods import method_params  # here: the training package imports this module
 
-    _at_least("method.steps", m.steps, 1)
-    _at_least("method.eps_warmup", m.eps_warmup, 0)
-    _at_least("method.burn_in", m.burn_in, 0)
-    _at_least("method.noise_std", m.noise_std, 0)
-    for key in ("eps", "step_size"):
-        value = getattr(m, key)
-        if value is not None:
-            try:
-                number = parse_eps(value)
-            except ConfigError:
-                raise ConfigError(f"method.{key} must be a number or a fraction like 8/255, got {value!r}") from None
-            if not math.isfinite(number) or number < 0:
-                raise ConfigError(f"method.{key} must be a finite number ≥ 0, got {value!r}")
-    if m.power <= 0:
-        raise ConfigError(f"method.power must be > 0, got {m.power}")
-    if m.wasserstein_lam <= 0:
-        raise ConfigError(f"method.wasserstein_lam must be > 0 (inf drops the entropy term), got {m.wasserstein_lam}")
+    method_params(m.name, m.params)
 
 
 def _check_data(d: DataConfig) -> None:
@@ -261,6 +249,73 @@ def _check_data(d: DataConfig) -> None:
     _at_least("data.seed", d.seed, 0)
     if d.root is not None and not d.root.strip():
         raise ConfigError("data.root must name a folder, got an empty string")
+
+
+# -- format versions ----------------------------------------------------------------------
+
+
+def upgrade_config(data: dict, where: str = "config") -> dict:
+    """A config mapping of any format version, in the current format (``config_version`` removed).
+
+    ``config_version`` absent means version 1 when the method section holds a version-1 key
+    (anything but ``name``/``params``), else the current version: the two formats agree on
+    everything else, so a file without a method section, or with only its name, reads alike.
+    Version 1's flat method keys become ``method.params``; keys left at their version-1 default
+    are dropped (they meant "the method's own"), and so are keys the method ignored in version 1
+    (e.g. ``noise_std`` of ``at``), with a warning.
+    """
+    if not isinstance(data, dict):
+        return data  # from_dict refuses it with its own message
+    data = dict(data)
+    version = data.pop("config_version", None)
+    if version is None:
+        version = 1 if _has_flat_method(data) else CONFIG_VERSION
+    if isinstance(version, bool) or version not in (1, CONFIG_VERSION):
+        raise ConfigError(
+            f"{where}: config_version {version!r} is not a format this labelrobust reads (1 or {CONFIG_VERSION}); "
+            f"was it written by a newer labelrobust?"
+        )
+    return _from_version_1(data, where) if version == 1 else data
+
+
+def _has_flat_method(data: dict) -> bool:
+    method = data.get("method")
+    return isinstance(method, dict) and bool(set(method) - {"name", "params"})
+
+
+def _from_version_1(data: dict, where: str) -> dict:
+    method = data.get("method")
+    if not isinstance(method, dict):
+        return data
+    flat = dict(method)
+    name = flat.pop("name", None)
+    unknown = sorted(set(flat) - set(V1_METHOD_DEFAULTS), key=str)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {', '.join(map(repr, unknown))} in section 'method' of {where} (format version 1); "
+            f"known keys: name, {', '.join(V1_METHOD_DEFAULTS)}"
+        )
+    params = {key: value for key, value in flat.items() if value != V1_METHOD_DEFAULTS[key]}
+    if isinstance(name, str):
+        params = _drop_ignored(name, params, where)
+    data["method"] = {**({"name": name} if name is not None else {}), "params": params}
+    return data
+
+
+def _drop_ignored(name: str, params: dict, where: str) -> dict:
+    """Version 1 let every method carry every key; the ones ``name`` never read go."""
+    from labelrobust.training.methods import METHODS, method_class  # here: the training package imports this module
+    from labelrobust.training.methods.params import declared
+
+    if name not in METHODS:
+        return params  # the config's own check names the unknown method
+    accepted = declared(method_class(name)[0].Params)
+    ignored = sorted(set(params) - set(accepted))
+    if ignored:
+        log.warning(
+            "%s (format version 1): method %r ignored %s; dropped", where, name, ", ".join(f"{k}={params[k]!r}" for k in ignored)
+        )
+    return {key: value for key, value in params.items() if key in accepted}
 
 
 # -- dict ⇄ dataclass ------------------------------------------------------------------------
@@ -332,7 +387,7 @@ def from_dict(cls: type, data: Any, where: str = "") -> Any:
     if unknown:
         place = f" in section {where!r}" if where else ""
         raise ConfigError(
-            f"unknown config key {', '.join(map(repr, unknown))}{place}; known keys: {', '.join(known)}"
+            f"unknown config key {', '.join(map(repr, unknown))}{place}; known keys: {', '.join(known)}{_params_hint(cls, where, unknown[0])}"
         )
     kwargs = {}
     for key, value in data.items():
@@ -342,12 +397,20 @@ def from_dict(cls: type, data: Any, where: str = "") -> Any:
     return cls(**kwargs)
 
 
-def as_config(cfg: Any) -> TrainConfig:
-    """A TrainConfig from a TrainConfig or a nested mapping (as in YAML); anything else is refused."""
+def _params_hint(cls: type, where: str, key: str) -> str:
+    """For a section with free-form ``params`` (method, labels): where its parameters go."""
+    if "params" not in {f.name for f in dataclasses.fields(cls)} or not where:
+        return ""
+    return f" ({where} parameters go under {where}.params, e.g. {where}.params.{key})"
+
+
+def as_config(cfg: Any, where: str = "config mapping") -> TrainConfig:
+    """A TrainConfig from a TrainConfig or a nested mapping (as in YAML, of any format version:
+    ``upgrade_config``); anything else is refused."""
     if isinstance(cfg, TrainConfig):
         return cfg
     if isinstance(cfg, dict):
-        return from_dict(TrainConfig, cfg)
+        return from_dict(TrainConfig, upgrade_config(cfg, where))
     raise ConfigError(
         f"expected a TrainConfig or a mapping of config keys, got {type(cfg).__name__}; "
         f"build one with labelrobust.load_config(path, overrides) or TrainConfig(...)"
@@ -370,8 +433,9 @@ def parse_override(text: str) -> tuple[str, Any]:
 def apply_overrides(data: dict, overrides: list[tuple[str, Any]], cls: type = None) -> dict:
     """Set dotted keys in a nested dict; unknown sections or keys fail with the known ones.
 
-    Keys inside free-form dict fields (``labels.params``, ``model.options``, ``data.options``)
-    are created as given: their owners (label space, model, dataset) check them.
+    Keys inside free-form dict fields (``labels.params``, ``method.params``, ``model.options``,
+    ``data.options``) are created as given: their owners (label space, method, model, dataset)
+    check them.
     """
     cls = cls or TrainConfig
     for dotted, value in overrides:
@@ -385,7 +449,7 @@ def apply_overrides(data: dict, overrides: list[tuple[str, Any]], cls: type = No
                     prefix = ".".join(parts[:i])
                     raise ConfigError(
                         f"unknown config key {dotted!r}: {prefix + '.' if prefix else ''}{part} does not exist; "
-                        f"known keys{' in ' + prefix if prefix else ''}: {', '.join(sorted(names))}"
+                        f"known keys{' in ' + prefix if prefix else ''}: {', '.join(sorted(names))}{_params_hint(owner, prefix, part)}"
                     )
                 hint = typing.get_type_hints(owner)[part]
                 next_owner = hint if dataclasses.is_dataclass(hint) else None
@@ -415,7 +479,7 @@ def load_config(path: str | Path | None = None, overrides: list[tuple[str, Any]]
         loaded = load_yaml(path.read_text(), f"config file {path}") or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping at the top level")
-        _merge(data, loaded, TrainConfig, str(path))
+        _merge(data, upgrade_config(loaded, f"config file {path}"), TrainConfig, str(path))
     apply_overrides(data, overrides or [])
     return from_dict(TrainConfig, data)
 
@@ -424,7 +488,8 @@ def _merge(base: dict, update: dict, cls: type, where: str) -> None:
     for key, value in update.items():
         known = {f.name: f for f in dataclasses.fields(cls)}
         if key not in known:
-            raise ConfigError(f"unknown config key {key!r} in {where}; known keys: {', '.join(known)}")
+            section = where.rsplit(": ", 1)[-1] if ": " in where else ""
+            raise ConfigError(f"unknown config key {key!r} in {where}; known keys: {', '.join(known)}{_params_hint(cls, section, key)}")
         hint = typing.get_type_hints(cls)[key]
         if dataclasses.is_dataclass(hint) and isinstance(value, dict):
             _merge(base[key], value, hint, f"{where}: {key}")

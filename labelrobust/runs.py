@@ -1,7 +1,7 @@
 """A run directory: its layout, and rebuilding a run's data, label space and model from it.
 
     RUN_DIR/
-      config.yaml            the resolved configuration (re-runnable as is)
+      config.yaml            the resolved configuration (re-runnable as is), with its format version
       dataset_report.json    what the data loader checked and found
       metrics.jsonl          one JSON object per finished epoch
       checkpoint.safetensors weights + optimiser + RNG + progress (for --resume)
@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from labelrobust.config import TrainConfig, from_dict, to_dict
+from labelrobust.config import CONFIG_VERSION, TrainConfig, as_config, to_dict
 from labelrobust.data import Dataset, load_dataset
 from labelrobust.data.augment import AUGMENTATIONS
 from labelrobust.devices import resolve_device
@@ -165,11 +165,12 @@ def read_config(run_dir: str | Path) -> TrainConfig:
         raise CheckpointError(f"{run_dir} is not a run directory: no such folder")
     if not paths.config.is_file():
         raise CheckpointError(f"{run_dir} is not a run directory: {paths.config} is missing")
-    return from_dict(TrainConfig, load_yaml(paths.config.read_text(), str(paths.config)) or {})
+    return as_config(load_yaml(paths.config.read_text(), str(paths.config)) or {}, str(paths.config))
 
 
 def config_yaml(cfg: TrainConfig) -> str:
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    """``config.yaml``: the format version (``CONFIG_VERSION``), then the resolved config."""
+    return yaml.safe_dump({"config_version": CONFIG_VERSION, **to_dict(cfg)}, sort_keys=False)
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
@@ -181,6 +182,8 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
 
 def load_run(run_dir: str | Path, weights: str = "latest", device: str | None = None) -> Experiment:
     """Rebuild a trained run: its data and label space, and its model with the saved weights.
+
+    Its ``config.yaml`` may be of any format version (``labelrobust.config.upgrade_config``).
 
     ``weights``: ``latest`` (model.safetensors) or ``best-val`` (model-best-val.safetensors).
     ``device``: where the model and the evaluation run (``exp.config.device`` is set to it);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from labelrobust.config import (
     load_config,
     parse_override,
     to_dict,
+    upgrade_config,
 )
 from labelrobust.errors import ConfigError
 
@@ -95,10 +97,11 @@ def test_learning_rates_as_people_write_them(tmp_path, text, value):
 
 
 def test_inf_where_it_means_something():
-    assert MethodConfig(wasserstein_lam="inf").wasserstein_lam == float("inf")
-    assert load_config(None, [parse_override("method.wasserstein_lam=inf")]).method.wasserstein_lam == float("inf")
-    with pytest.raises(ConfigError, match="'method.power' must be a finite number"):
-        MethodConfig(power=float("inf"))
+    wpgd = [("method.name", "wpgd"), ("method.params.eps", 0.1)]
+    assert load_config(None, [*wpgd, parse_override("method.params.wasserstein_lam=inf")]).method.params["wasserstein_lam"] == float("inf")
+    assert TrainConfig(method=MethodConfig("wpgd", {"eps": 0.1, "wasserstein_lam": "inf"})).method.params["wasserstein_lam"] == "inf"
+    with pytest.raises(ConfigError, match="method 'wpgd': power must be a finite number > 0, got inf"):
+        load_config(None, [*wpgd, parse_override("method.params.power=inf")])
 
 
 @pytest.mark.parametrize(
@@ -113,8 +116,12 @@ def test_inf_where_it_means_something():
         ({"epochs": 2.5}, "'epochs' must be an integer"),
         ({"divergence_factor": 0.5}, "divergence_factor must be 0 \\(off\\) or > 1"),
         ({"optim": OptimConfig(), "data": {"name": "mnist"}}, "'data' must be a DataConfig"),
-        ({"method": MethodConfig(eps="eight")}, "method.eps must be a number or a fraction like 8/255"),
-        ({"method": MethodConfig(eps=-0.1)}, "method.eps must be a finite number ≥ 0"),
+        ({"method": MethodConfig("at", {"eps": "eight"})}, "method 'at': eps must be a number or a fraction like 8/255, got 'eight'"),
+        ({"method": MethodConfig("at", {"eps": -0.1})}, "method 'at': eps must be a finite number ≥ 0, got -0.1"),
+        ({"method": MethodConfig("at", {"epz": 0.3})}, "method 'at' has no parameter 'epz'; accepted: eps, norm, inner"),
+        ({"method": MethodConfig("at")}, r"method 'at' needs parameter eps \(method.params.eps\)"),
+        ({"method": MethodConfig("madry", {"eps": 0.3})}, "unknown training method 'madry'; known: at,"),
+        ({"method": {"name": "at", "params": {"eps": 0.3}}}, "'method' must be a MethodConfig"),
         ({"data": DataConfig(train_size=0)}, "data.train_size must be ≥ 1"),
     ],
 )
@@ -145,3 +152,80 @@ def test_names_in_yaml_that_read_as_numbers(tmp_path):
     (tmp_path / "float.yaml").write_text("name: 1e5\n")
     with pytest.raises(ConfigError, match=r"'name' must be text, but 100000.0 reads as a number; quote it in YAML \(name: '...'\)"):
         load_config(tmp_path / "float.yaml")
+
+
+def test_method_section_and_its_params(tmp_path):
+    """``method: {name, params}``: the params are the method's, checked when the config is built."""
+    (tmp_path / "at.yaml").write_text("method:\n  name: clirat\n  params: {eps: 8/255, burn_in: 2}\n")
+    cfg = load_config(tmp_path / "at.yaml", [("method.params.steps", 3)])
+    assert cfg.method == MethodConfig("clirat", {"eps": "8/255", "burn_in": 2, "steps": 3})
+    with pytest.raises(ConfigError, match=r"'method.params' must be dict, got 'eps=0.3'"):
+        MethodConfig("at", "eps=0.3")
+    with pytest.raises(ConfigError, match=r"unknown config key 'method.eps': .*known keys in method: name, params \(method parameters go under method.params, e.g. method.params.eps\)"):
+        load_config(None, [("method.eps", 0.3)])
+    (tmp_path / "v2.yaml").write_text("config_version: 2\nmethod: {name: at, eps: 0.3}\n")
+    with pytest.raises(ConfigError, match=r"unknown config key 'eps' in .*v2.yaml: method; known keys: name, params \(method parameters go under method.params"):
+        load_config(tmp_path / "v2.yaml")
+
+
+V1_METHOD = """method:
+  name: clirat
+  eps: 0.1
+  norm: linf
+  steps: 2
+  step_size: null
+  random_start: true
+  eps_warmup: 0
+  objective: null
+  trades_beta: null
+  mart_lambda: null
+  reweight: null
+  gamma: null
+  bias: null
+  burn_in: 1
+  noise_std: 0.3
+  cost: null
+  power: 1.0
+  wasserstein_lam: 1.0
+"""
+"""The method section of a version-1 config.yaml as labelrobust 0.1 wrote it (every key, flat)
+— with one key (noise_std) that at never read."""
+
+
+def test_version_1_method_sections_are_upgraded(tmp_path, caplog):
+    (tmp_path / "v1.yaml").write_text(V1_METHOD)
+    cfg = load_config(tmp_path / "v1.yaml")
+    assert cfg.method == MethodConfig("clirat", {"eps": 0.1, "steps": 2, "burn_in": 1})  # defaults and ignored keys dropped
+    assert "method 'clirat' ignored noise_std=0.3; dropped" in caplog.text
+    assert upgrade_config({"config_version": 1, "method": {"name": "at", "eps": 0.3, "steps": 10}}) == {"method": {"name": "at", "params": {"eps": 0.3}}}
+    # a partial version-1 file whose method name comes from a flag keeps every key it set
+    assert upgrade_config({"method": {"eps": 0.3, "trades_beta": 4.0}}) == {"method": {"params": {"eps": 0.3, "trades_beta": 4.0}}}
+    assert upgrade_config({"method": {"name": "at"}, "epochs": 3}) == {"method": {"name": "at"}, "epochs": 3}  # both formats
+    assert as_config({"method": {"name": "at", "eps": 0.3}}).method == MethodConfig("at", {"eps": 0.3})  # lr.train({...}) too
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"config_version": 3}, r"config: config_version 3 is not a format this labelrobust reads \(1 or 2\); was it written by a newer labelrobust\?"),
+        ({"config_version": "2"}, "config_version '2' is not a format"),
+        ({"config_version": 1, "method": {"name": "at", "epz": 0.3}}, r"unknown config key 'epz' in section 'method' of config \(format version 1\); known keys: name, eps, norm"),
+    ],
+)
+def test_bad_config_versions(data, message):
+    with pytest.raises(ConfigError, match=message):
+        upgrade_config(data)
+
+
+def test_comparison_variants_in_either_format():
+    """A comparison file's variants may keep version 1's flat method keys; they are upgraded
+    like a config file (the embedded robust-training comparison uses the current format)."""
+    from labelrobust.reproduce.compare import read_comparison, variant_configs
+
+    spec = {"base": {"epochs": 1}, "variants": {"old": {"method": {"name": "at", "eps": 0.3, "steps": 3}}, "new": {"method": {"name": "at", "params": {"eps": 0.3, "steps": 3}}}}}
+    configs = variant_configs(spec)
+    assert configs["old"].method == configs["new"].method == MethodConfig("at", {"eps": 0.3, "steps": 3})
+    shipped = variant_configs(read_comparison(str(Path(__file__).parents[1] / "labelrobust" / "reproduce" / "robust_training.yaml")))
+    assert shipped["clirat"].method == MethodConfig("clirat", {"eps": 0.3, "steps": 10, "eps_warmup": 2, "burn_in": 2})
+    with pytest.raises(ConfigError, match="comparison variant 'bad': config_version 9"):
+        variant_configs({"base": {}, "variants": {"bad": {"config_version": 9}}})

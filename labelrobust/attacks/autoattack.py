@@ -8,9 +8,10 @@ space — for distribution spaces the scores are the logits (the result equals c
 package on the model itself), for code-based spaces they are the negative distances to each
 class region, which removes the gradient masking of the spaces' own saturating losses.
 
-The ``objective`` of other attacks does not apply: the package uses its own losses (CE and DLR
-for APGD, targeted DLR for APGD-T, the linearised boundary for FAB, the margin for Square), all
-on the class scores. Success is judged afterwards by the base class through ``space.decode``,
+These are ``PublishedAttack``s: the package uses its own losses (CE and DLR for APGD, targeted
+DLR for APGD-T, the linearised boundary for FAB, the margin for Square), all on the class
+scores, so they take no ``objective`` parameter. Inputs from another domain than [0, 1] are
+handed to the package in unit coordinates (``scores_model``). Success is judged afterwards by the base class through ``space.decode``,
 so an abstention counts as success; the package itself counts a point as broken only when the
 arg-max of its scores leaves the true class, so on spaces that can abstain a point it pushed
 into abstention while the arg-max stayed put is returned unperturbed (conservative).
@@ -24,7 +25,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from labelrobust.attacks.base import Attack
+from labelrobust.attacks.base import BLACK_BOX, ENSEMBLE, WHITE_BOX, PublishedAttack, Search
 from labelrobust.attacks.registry import ATTACKS
 from labelrobust.attacks.scores_model import (
     check_count,
@@ -32,11 +33,12 @@ from labelrobust.attacks.scores_model import (
     isolated,
     published_norm,
     pyautoattack,
-    refuse_objective,
     resolve_seed,
     scores_model,
+    to_unit,
 )
 from labelrobust.attacks.threat import ThreatModel
+from labelrobust.domain import Box
 from labelrobust.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,16 @@ VERSIONS = ("standard", "plus", "rand", "custom")
 20-fold expectation over transformation, for randomised defences; ``custom`` runs ``attacks``."""
 
 SUB_ATTACKS = ("apgd-ce", "apgd-dlr", "apgd-t", "fab", "fab-t", "square")
+
+VERSION_ATTACKS = {
+    "standard": ["apgd-ce", "apgd-t", "fab-t", "square"],
+    "plus": ["apgd-ce", "apgd-dlr", "fab", "square", "apgd-t", "fab-t"],
+    "rand": ["apgd-ce", "apgd-dlr"],
+}
+"""The sub-attacks each version runs, in the package's order (pyautoattack 0.2.0)."""
+
+SUB_ATTACK_LOSSES = {"apgd-ce": "ce", "apgd-dlr": "dlr", "apgd-t": "dlr-targeted", "fab": "fab", "fab-t": "fab-targeted", "square": "margin"}
+"""What each sub-attack maximises on the class scores."""
 
 MIN_CLASSES = {"apgd-dlr": 3, "apgd-t": 4}
 """The DLR loss normalises by s_π1 − s_π3 (targeted: s_π1 − (s_π3 + s_π4)/2)."""
@@ -85,7 +97,7 @@ def _apgd_with_iterations(old, n_iter: int):
 
 
 @ATTACKS.register("autoattack", "the published AutoAttack ensemble on the class scores")
-class AutoAttack(Attack):
+class AutoAttack(PublishedAttack):
     """The published AutoAttack ensemble on the label space's class scores (untargeted only).
 
     Parameters: ``version`` (``standard`` by default; see ``VERSIONS``), ``attacks`` (the
@@ -93,12 +105,13 @@ class AutoAttack(Attack):
     None draws one from torch's RNG), and overrides of the published budgets, None keeping the
     version's own: ``n_iter`` (APGD, APGD-T and FAB, published 100), ``n_restarts`` (APGD, APGD-T
     and untargeted FAB; the package always runs FAB-T with one), ``n_queries`` (Square,
-    published 5000), and ``batch_size`` (the package's, default 250; its RNG is re-seeded per
-    batch, so results depend on it). With fewer than 10 classes the targeted sub-attacks use
-    K − 1 target classes instead of the published 9.
+    published 5000), ``n_target_classes`` (APGD-T and FAB-T, published 9; at most K − 1), and
+    ``batch_size`` (the package's, default 250; its RNG is re-seeded per batch, so results
+    depend on it).
 
-    ``steps`` of the result counts the batched forward passes through the model, exactly:
-    every gradient step of every sub-attack, Square's queries, and the package's own checks.
+    Its kind is ``ensemble`` (``black-box`` for a custom run of Square alone); its cost counts
+    every pass through the model: every gradient step of every sub-attack, Square's queries,
+    and the package's own checks.
     """
 
     name = "autoattack"
@@ -112,11 +125,10 @@ class AutoAttack(Attack):
         n_iter: int | None = None,
         n_restarts: int | None = None,
         n_queries: int | None = None,
+        n_target_classes: int | None = None,
         batch_size: int = 250,
-        objective: str | None = None,
     ) -> None:
-        refuse_objective(objective, self.name, "the published CE, DLR, targeted-DLR, FAB and Square losses")
-        super().__init__(threat, objective="margin")  # not used: the package brings its losses
+        super().__init__(threat)
         published_norm(threat, self.name)
         if version not in VERSIONS:
             raise ConfigError(f"{self.name}: unknown version {version!r}; known: {', '.join(VERSIONS)}")
@@ -130,20 +142,43 @@ class AutoAttack(Attack):
                 raise ConfigError(f"{self.name}: attacks lists a sub-attack twice: {list(attacks)}")
         elif attacks is not None:
             raise ConfigError(f"{self.name}: attacks is only used with version='custom'; version {version!r} runs its own set")
-        for name, value in (("n_iter", n_iter), ("n_restarts", n_restarts), ("n_queries", n_queries)):
+        for name, value in (("n_iter", n_iter), ("n_restarts", n_restarts), ("n_queries", n_queries), ("n_target_classes", n_target_classes)):
             check_count(value, name, self.name, allow_none=True)
         check_count(batch_size, "batch_size", self.name)
         self.version = version
         self.attacks = list(attacks) if attacks is not None else None
         self.seed = check_seed(seed, self.name)
         self.n_iter, self.n_restarts, self.n_queries, self.batch_size = n_iter, n_restarts, n_queries, batch_size
+        self.n_target_classes = n_target_classes
 
-    def build(self, net: torch.nn.Module, num_classes: int, device: torch.device, seed: int):
-        """The package's AutoAttack object on ``net`` with this attack's settings."""
+    @property
+    def sub_attacks(self) -> list[str]:
+        return list(self.attacks) if self.version == "custom" else VERSION_ATTACKS[self.version]
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        subs = self.sub_attacks
+        return BLACK_BOX if subs == ["square"] else ENSEMBLE if len(subs) > 1 else WHITE_BOX
+
+    @property
+    def published_objective(self) -> str:  # type: ignore[override]
+        return "+".join(SUB_ATTACK_LOSSES[a] for a in self.sub_attacks)
+
+    def budget(self) -> dict:
+        """The version's budget with every package default resolved (pyautoattack 0.2.0)."""
+        restarts = self.n_restarts if self.n_restarts is not None else (5 if self.version == "plus" else 1)
+        return {
+            "version": self.version, "attacks": self.sub_attacks, "n_iter": self.n_iter or 100, "n_restarts": restarts,
+            "n_queries": self.n_queries or 5000, "n_target_classes": self.n_target_classes or 9, "seed": self.seed,
+        }
+
+    def build(self, net: torch.nn.Module, num_classes: int, device: torch.device, seed: int, eps: float):
+        """The package's AutoAttack object on ``net`` with this attack's settings; ``eps`` in the
+        package's unit coordinates."""
         aa = pyautoattack().AutoAttack(
             net,
             norm=published_norm(self.threat, self.name),
-            eps=self.threat.eps,
+            eps=eps,
             seed=seed,
             version=self.version,
             attacks=None if self.attacks is None else list(self.attacks),
@@ -151,8 +186,8 @@ class AutoAttack(Attack):
         )
         _check_classes(aa.attacks_to_run, num_classes, self.name)
         # the package only warns, then fails with an index error, when 9 targets exceed K − 1
-        aa.apgd_targeted.n_target_classes = min(aa.apgd_targeted.n_target_classes, num_classes - 1)
-        aa.fab.n_target_classes = min(aa.fab.n_target_classes, num_classes - 1)
+        targets = self.n_target_classes or aa.apgd_targeted.n_target_classes
+        aa.apgd_targeted.n_target_classes = aa.fab.n_target_classes = min(targets, num_classes - 1)
         if self.n_restarts is not None:
             aa.apgd.n_restarts = aa.apgd_targeted.n_restarts = aa.fab.n_restarts = self.n_restarts
         if self.n_iter is not None:
@@ -163,30 +198,29 @@ class AutoAttack(Attack):
             aa.square.n_queries = self.n_queries
         return aa
 
-    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int, Tensor | None]:
+    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None, domain: Box) -> Search:
         _refuse_targets(target, self.name)
-        net, seed = scores_model(model, space), resolve_seed(self.seed)  # drawn outside the RNG fork
+        net, seed = scores_model(model, space, domain), resolve_seed(self.seed)  # drawn outside the RNG fork
         with isolated(model, x.device):
-            aa = self.build(net, space.num_classes, x.device, seed)
+            aa = self.build(net, space.num_classes, x.device, seed, domain.to_unit_eps(self.threat.eps))
             log.debug("autoattack %s (%s) at %s eps %g on %d samples", self.version, ", ".join(aa.attacks_to_run), self.threat.norm, self.threat.eps, len(x))
-            x_adv, _ = aa.run_standard_evaluation(x, y, batch_size=self.batch_size)
-        return x_adv.detach(), net.forwards, None
+            u_adv, _ = aa.run_standard_evaluation(to_unit(x, domain), y, batch_size=self.batch_size)
+        return Search(self.from_package(x, u_adv, domain))
 
 
-class _APGD(Attack):
+class _APGD(PublishedAttack):
     """APGD (Croce & Hein 2020) alone, through the package, on the class scores.
 
     Parameters: ``n_iter`` (default 100, as published), ``n_restarts`` (default 1), ``rho``
     (the step-size halving threshold, default 0.75 as published), ``seed`` (default 0; None
-    draws one from torch's RNG). ``steps`` counts the gradient steps actually taken (the
-    package drops samples already broken before each restart).
+    draws one from torch's RNG). The package drops samples already broken before each restart,
+    which the cost shows.
     """
 
     loss: ClassVar[str]
 
-    def __init__(self, threat: ThreatModel, n_iter: int = 100, n_restarts: int = 1, rho: float = 0.75, seed: int | None = 0, objective: str | None = None) -> None:
-        refuse_objective(objective, self.name, f"the published APGD {self.loss.upper()} loss")
-        super().__init__(threat, objective="margin")  # not used: the package brings its loss
+    def __init__(self, threat: ThreatModel, n_iter: int = 100, n_restarts: int = 1, rho: float = 0.75, seed: int | None = 0) -> None:
+        super().__init__(threat)
         published_norm(threat, self.name)
         check_count(n_iter, "n_iter", self.name)
         check_count(n_restarts, "n_restarts", self.name)
@@ -195,17 +229,24 @@ class _APGD(Attack):
         self.n_iter, self.n_restarts, self.rho = n_iter, n_restarts, float(rho)
         self.seed = check_seed(seed, self.name)
 
-    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int, Tensor | None]:
+    @property
+    def published_objective(self) -> str:  # type: ignore[override]
+        return self.loss
+
+    def budget(self) -> dict:
+        return {"n_iter": self.n_iter, "n_restarts": self.n_restarts, "rho": self.rho, "seed": self.seed}
+
+    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None, domain: Box) -> Search:
         _refuse_targets(target, self.name)
         _check_classes([self.name], space.num_classes, self.name)
-        net, seed = scores_model(model, space), resolve_seed(self.seed)  # drawn outside the RNG fork
+        net, seed = scores_model(model, space, domain), resolve_seed(self.seed)  # drawn outside the RNG fork
         with isolated(model, x.device):
             apgd = pyautoattack().autopgd_base.APGDAttack(
                 net,
                 n_iter=self.n_iter,
                 norm=published_norm(self.threat, self.name),
                 n_restarts=self.n_restarts,
-                eps=self.threat.eps,
+                eps=domain.to_unit_eps(self.threat.eps),
                 seed=seed,
                 loss=self.loss,
                 rho=self.rho,
@@ -213,8 +254,8 @@ class _APGD(Attack):
                 device=x.device,
                 logger=log,  # its zero-gradient check then logs instead of warning
             )
-            x_adv = apgd.perturb(x, y)
-        return x_adv.detach(), net.gradient_forwards, None
+            u_adv = apgd.perturb(to_unit(x, domain), y)
+        return Search(self.from_package(x, u_adv, domain))
 
 
 @ATTACKS.register("apgd-ce", "APGD on cross-entropy of the scores (published package)")

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from labelrobust.attacks.threat import ThreatModel
+from labelrobust.domain import UNIT_BOX, Box
 from labelrobust.errors import ConfigError
 from labelrobust.labels import LabelSpace
 
@@ -30,13 +31,15 @@ PUBLISHED_NORMS = {"linf": "Linf", "l2": "L2"}
 
 
 class ScoresModel(nn.Module):
-    """``forward(x) = space.scores(model(x))``; counts its forward passes.
+    """``forward(u) = space.scores(model(domain.from_unit(u)))``.
 
-    ``forwards`` counts every batched forward pass, ``gradient_forwards`` those that build a
-    graph back to the input (one per gradient step of the attack using it).
+    The packages assume inputs in [0, 1]; a model whose inputs live in another box (the disk of
+    the soft-label study) is presented to them in unit coordinates, where the radius becomes
+    ``domain.to_unit_eps(eps)``. For images the map is the identity. The cost of the passes is
+    counted by the attack base class on ``model`` itself.
     """
 
-    def __init__(self, model: nn.Module, space: LabelSpace) -> None:
+    def __init__(self, model: nn.Module, space: LabelSpace, domain: Box = UNIT_BOX) -> None:
         super().__init__()
         if not isinstance(model, nn.Module):
             raise ConfigError(f"scores_model needs a torch.nn.Module, got {type(model).__name__}")
@@ -44,22 +47,28 @@ class ScoresModel(nn.Module):
             raise ConfigError(f"scores_model needs a LabelSpace, got {type(space).__name__}")
         self.model = model
         self.space = space
+        self.domain = domain
         # nn.Module starts in train mode; mirror the wrapped model instead of claiming a mode
         # it does not have (setting the flag directly leaves the wrapped model alone).
         self.training = model.training
-        self.forwards = 0
-        self.gradient_forwards = 0
 
-    def forward(self, x: Tensor) -> Tensor:
-        self.forwards += 1
-        if torch.is_grad_enabled() and x.requires_grad:
-            self.gradient_forwards += 1
+    def forward(self, u: Tensor) -> Tensor:
+        x = u if self.domain == UNIT_BOX else self.domain.from_unit(u)
         return self.space.scores(self.model(x))
 
 
-def scores_model(model: nn.Module, space: LabelSpace) -> ScoresModel:
+def scores_model(model: nn.Module, space: LabelSpace, domain: Box = UNIT_BOX) -> ScoresModel:
     """A module whose forward is ``space.scores(model(x))``: what logit-based packages should attack."""
-    return ScoresModel(model, space)
+    return ScoresModel(model, space, domain)
+
+
+def to_unit(x: Tensor, domain: Box) -> Tensor:
+    """Inputs in the packages' coordinates ([0, 1]); the identity for images."""
+    return x if domain == UNIT_BOX else domain.to_unit(x).clamp_(0.0, 1.0)
+
+
+def from_unit(u: Tensor, domain: Box) -> Tensor:
+    return u if domain == UNIT_BOX else domain.from_unit(u)
 
 
 @contextmanager
@@ -123,12 +132,6 @@ def check_count(value: object, name: str, who: str, allow_none: bool = False) ->
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{who}: {name} must be an integer ≥ 1{' or None' if allow_none else ''}, got {value!r}")
-
-
-def refuse_objective(objective: str | None, who: str, uses: str) -> None:
-    """Attacks from the published packages fix their own losses; an objective would be ignored."""
-    if objective is not None:
-        raise ConfigError(f"{who} takes no objective: it uses {uses} on the label space's class scores, got objective={objective!r}")
 
 
 def pyautoattack() -> ModuleType:

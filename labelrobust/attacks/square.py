@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from labelrobust.attacks.base import Attack
+from labelrobust.attacks.base import BLACK_BOX, PublishedAttack, Search
 from labelrobust.attacks.registry import ATTACKS
 from labelrobust.attacks.scores_model import (
     check_count,
@@ -20,30 +20,31 @@ from labelrobust.attacks.scores_model import (
     isolated,
     published_norm,
     pyautoattack,
-    refuse_objective,
     resolve_seed,
     scores_model,
+    to_unit,
 )
 from labelrobust.attacks.threat import ThreatModel
+from labelrobust.domain import Box
 from labelrobust.errors import ConfigError
 
 
 @ATTACKS.register("square", "Square attack: black-box random search on the class scores")
-class Square(Attack):
+class Square(PublishedAttack):
     """Square attack on the class scores (untargeted), for image inputs N×C×H×W.
 
     Parameters: ``n_queries`` per restart (default 1000), ``p_init`` the initial fraction of
     pixels a square covers (default 0.8, as published for L∞; the package shrinks it on its
     schedule, rescaled to ``n_queries``), ``n_restarts`` (default 1), ``seed`` (default 0; None
-    draws one from torch's RNG). ``steps`` of the result counts queries (batched forward
-    passes), since the attack takes no gradient steps.
+    draws one from torch's RNG). Its cost is forward passes only (queries), no gradients.
     """
 
     name = "square"
+    kind = BLACK_BOX
+    published_objective = "margin"
 
-    def __init__(self, threat: ThreatModel, n_queries: int = 1000, p_init: float = 0.8, n_restarts: int = 1, seed: int | None = 0, objective: str | None = None) -> None:
-        refuse_objective(objective, self.name, "the margin")
-        super().__init__(threat, objective="margin")  # what the package minimises, on the scores
+    def __init__(self, threat: ThreatModel, n_queries: int = 1000, p_init: float = 0.8, n_restarts: int = 1, seed: int | None = 0) -> None:
+        super().__init__(threat)
         published_norm(threat, self.name)
         check_count(n_queries, "n_queries", self.name)
         check_count(n_restarts, "n_restarts", self.name)
@@ -52,18 +53,21 @@ class Square(Attack):
         self.n_queries, self.n_restarts, self.p_init = n_queries, n_restarts, float(p_init)
         self.seed = check_seed(seed, self.name)
 
-    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int, Tensor | None]:
+    def budget(self) -> dict:
+        return {"n_queries": self.n_queries, "n_restarts": self.n_restarts, "p_init": self.p_init, "seed": self.seed}
+
+    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None, domain: Box) -> Search:
         if target is not None:
             raise ConfigError(f"{self.name} is untargeted here: it stops when the arg-max of the scores leaves the true class; use pgd with a target for targeted attacks")
         if x.ndim != 4:
             raise ConfigError(f"{self.name} draws squares on images: inputs must have shape (N, C, H, W), got {tuple(x.shape)}")
-        net, seed = scores_model(model, space), resolve_seed(self.seed)  # drawn outside the RNG fork
+        net, seed = scores_model(model, space, domain), resolve_seed(self.seed)  # drawn outside the RNG fork
         with isolated(model, x.device):
             square = pyautoattack().square.SquareAttack(
                 net,
                 norm=published_norm(self.threat, self.name),
                 n_queries=self.n_queries,
-                eps=self.threat.eps,
+                eps=domain.to_unit_eps(self.threat.eps),
                 p_init=self.p_init,
                 n_restarts=self.n_restarts,
                 seed=seed,
@@ -71,5 +75,5 @@ class Square(Attack):
                 loss="margin",
                 device=x.device,
             )
-            x_adv = square.perturb(x, y)
-        return x_adv.detach(), net.forwards, None
+            u_adv = square.perturb(to_unit(x, domain), y)
+        return Search(self.from_package(x, u_adv, domain))

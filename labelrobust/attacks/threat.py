@@ -2,7 +2,8 @@
 
 Each knows how to draw a random start inside the ball, turn a gradient into the steepest
 ascent direction for its norm, and project a perturbation back onto the ball. Clipping to the
-image domain [0, 1] is done by the attack after projection.
+input domain (``labelrobust.domain.Box``, [0, 1] for images) is done by the attack after
+projection; a radius is checked against the domain's diameter when the attack meets its inputs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fractions import Fraction
 import torch
 from torch import Tensor
 
+from labelrobust.domain import UNIT_BOX, Box
 from labelrobust.errors import ConfigError
 
 
@@ -47,19 +49,20 @@ class ThreatModel(ABC):
         if not math.isfinite(eps) or eps < 0:
             raise ConfigError(f"{self.norm} eps must be a finite number ≥ 0, got {eps}")
 
-    @abstractmethod
-    def diameter(self, input_shape: tuple[int, ...]) -> float:
-        """The largest distance in this norm between two inputs of ``[0, 1]^input_shape``."""
+    def diameter(self, input_shape: tuple[int, ...], domain: Box = UNIT_BOX) -> float:
+        """The largest distance in this norm between two inputs of ``domain^input_shape``."""
+        return domain.diameter(self.norm, tuple(input_shape))
 
-    def check_domain(self, input_shape: tuple[int, ...], where: str = "eps") -> None:
+    def check_domain(self, input_shape: tuple[int, ...], domain: Box = UNIT_BOX, where: str = "eps") -> None:
         """Refuse a radius larger than the whole input domain (e.g. an L2 eps of 100 on 8×8
         images, whose L2 diameter is 8): every input would be reachable, which is never meant."""
-        limit = self.diameter(tuple(input_shape))
+        limit = self.diameter(tuple(input_shape), domain)
         if self.eps > limit:
             shape = "×".join(map(str, input_shape))
+            hint = "; pixels are in [0, 1]: write 8/255, not 8" if self.norm == "linf" and domain == UNIT_BOX else ""
             raise ConfigError(
                 f"{where} {self.eps:g} ({self.norm}) exceeds the largest {self.norm} distance between two "
-                f"{shape} inputs in [0, 1] ({limit:g}); every input would be reachable — was eps meant for another scale?"
+                f"{shape} inputs in {domain} ({limit:g}); every input would be reachable — was eps meant for another scale?{hint}"
             )
 
     @abstractmethod
@@ -79,16 +82,9 @@ class ThreatModel(ABC):
 
 
 class Linf(ThreatModel):
-    """``‖δ‖∞ ≤ eps``; eps must lie in [0, 1] because pixels do."""
+    """``‖δ‖∞ ≤ eps``; eps at most the input domain's width (1 for pixels), checked per input."""
 
     norm = "linf"
-
-    def check_eps(self, eps: float) -> None:
-        if not math.isfinite(eps) or not 0.0 <= eps <= 1.0:
-            raise ConfigError(f"L∞ eps must lie in [0, 1] (pixels are in [0, 1]; write 8/255, not 8), got {eps:g}")
-
-    def diameter(self, input_shape: tuple[int, ...]) -> float:
-        return 1.0
 
     def random_start(self, x: Tensor) -> Tensor:
         return torch.empty_like(x).uniform_(-self.eps, self.eps)
@@ -105,9 +101,6 @@ class L2(ThreatModel):
 
     norm = "l2"
 
-    def diameter(self, input_shape: tuple[int, ...]) -> float:
-        return math.sqrt(math.prod(input_shape))
-
     def random_start(self, x: Tensor) -> Tensor:
         # Uniform in the ball: a Gaussian direction scaled by eps·U^(1/D).
         direction = torch.randn_like(x)
@@ -117,7 +110,13 @@ class L2(ThreatModel):
         return direction * radius.view(-1, *([1] * (x.ndim - 1)))
 
     def ascent_direction(self, grad: Tensor) -> Tensor:
-        return grad / _flat_norm(grad, 2).clamp_min(1e-12)
+        """``g/‖g‖₂``, computed on ``g/max|g|`` first: the squares of a gradient below ~1e-19
+        underflow in float32, and dividing by the resulting tiny norm clamp gave a direction
+        of norm ~1e-8 instead of 1 (a stalled attack on a saturated loss). A zero gradient
+        stays zero."""
+        peak = grad.detach().abs().flatten(1).amax(1).view(-1, *([1] * (grad.ndim - 1)))
+        scaled = grad / torch.where(peak > 0, peak, torch.ones_like(peak))
+        return scaled / _flat_norm(scaled, 2).clamp_min(1e-30)
 
     def project(self, delta: Tensor) -> Tensor:
         norms = _flat_norm(delta, 2)

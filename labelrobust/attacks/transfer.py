@@ -14,9 +14,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from labelrobust.attacks.base import Attack, model_device
+from labelrobust.attacks.base import TRANSFER, Attack, Cost, Search, model_device
 from labelrobust.attacks.registry import ATTACKS
 from labelrobust.attacks.threat import ThreatModel
+from labelrobust.domain import Box
 from labelrobust.errors import ConfigError
 from labelrobust.labels import LabelSpace
 
@@ -32,11 +33,13 @@ class Transfer(Attack):
     attack's parameters as ``attack_params`` (a dict, what configs pass through
     ``make_attack``) or as further keywords in Python, and ``objective`` (forwarded to the source
     attack; None keeps that attack's default). The threat model is shared: the source attack
-    searches the same ball. ``steps`` counts the gradient steps spent on the source; the victim
-    is queried only by the final evaluation.
+    searches the same ball. Its objective and budget are the source attack's; its cost counts
+    the source passes as ``source_forwards``/``source_gradients`` and the victim's passes (only
+    the final evaluation) as ``forwards``.
     """
 
     name = "transfer"
+    kind = TRANSFER
 
     def __init__(
         self,
@@ -50,7 +53,7 @@ class Transfer(Attack):
     ) -> None:
         from labelrobust.attacks import make_attack  # the package imports this module to register it
 
-        super().__init__(threat)  # validates the threat model; the objective is the source attack's
+        super().__init__(threat)
         if source_model is None:
             raise ConfigError(f"{self.name} needs source_model, the model the adversarial examples are crafted on")
         if not isinstance(source_model, torch.nn.Module):
@@ -73,10 +76,20 @@ class Transfer(Attack):
         if objective is not None:
             params["objective"] = objective
         self.source = make_attack(attack, norm=threat.norm, eps=threat.eps, **params)
-        self.objective_name, self.objective = self.source.objective_name, self.source.objective
         self.source_model, self.source_space = source_model, source_space
 
-    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, int, Tensor | None]:
+    @property
+    def objective_name(self) -> str:
+        return self.source.objective_name
+
+    @property
+    def adaptive(self) -> bool:
+        return self.source.adaptive
+
+    def budget(self) -> dict:
+        return {"source_attack": self.source.name, **self.source.budget()}
+
+    def run(self, model, space, x: Tensor, y: Tensor, target: Tensor | None, domain: Box) -> Search:
         if self.source_space.num_classes != space.num_classes:
             raise ConfigError(
                 f"{self.name}: the source space has {self.source_space.num_classes} classes but the victim's has "
@@ -86,5 +99,6 @@ class Transfer(Attack):
         # GPU victim, say): craft where the source is, hand the points back where x is.
         device = model_device(self.source_model, x.device)
         moved = None if target is None else target.to(device)
-        crafted = self.source(self.source_model, self.source_space, x.to(device), y.to(device), moved)
-        return crafted.x_adv.to(x.device), crafted.steps, None
+        crafted = self.source(self.source_model, self.source_space, x.to(device), y.to(device), moved, domain=domain)
+        spent = Cost(source_forwards=crafted.cost.forwards, source_gradients=crafted.cost.gradients)
+        return Search(crafted.x_adv.to(x.device), extra_cost=spent)

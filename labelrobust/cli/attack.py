@@ -9,8 +9,7 @@ import argparse
 
 from labelrobust.cli.robust_output import PositiveInt, add_device_flag, emit_report, split_eps, written
 from labelrobust.config import parse_override
-from labelrobust.metrics.robust_eval import AttackSpec
-from labelrobust.metrics.run_robust import robust_evaluate_run
+from labelrobust.evaluation import DIAGNOSTIC_ROLE, AttackSpec, robust_evaluate_run
 
 
 def add_parser(sub, name: str) -> None:
@@ -40,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     label = args.attack + "".join(f"-{k}={v}" for k, v in sorted(params.items()))
     name = f"attack-{label}"
     report = robust_evaluate_run(
-        args.run_dir, [AttackSpec(label, args.attack, params)], split_eps(args.eps), name=name, norm=args.norm, n=args.n,
+        args.run_dir, [AttackSpec(label, args.attack, params, role=DIAGNOSTIC_ROLE)], split_eps(args.eps), name=name, norm=args.norm, n=args.n,
         target=args.target, batch_size=args.batch_size, checks=False, quiet=args.quiet, weights=args.weights, device=args.device, out=args.out,
     )
     emit_report(report, written(args.run_dir, args.out, name, args.norm, args.target))

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         row = {
             "variant": r.variant,
             "label space": r.config.labels.name,
+            "method": r.config.method.name,
             "model": r.config.model.name,
             "dataset": r.config.data.name,
             "test n": r.report.n,

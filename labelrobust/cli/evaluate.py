@@ -8,14 +8,13 @@ import argparse
 from labelrobust.cli.output import emit, format_table
 from labelrobust.cli.robust_output import PositiveInt, add_device_flag, emit_report, split_eps, weights_line, written
 from labelrobust.errors import ConfigError
+from labelrobust.evaluation import DIAGNOSTIC_ROLE, HALF_DIAMETER, SUITES, AttackSpec, get_suite, robust_evaluate_run
 from labelrobust.metrics.clean import evaluate_run, summary_row
-from labelrobust.metrics.robust_eval import HALF_DIAMETER, AttackSpec
-from labelrobust.metrics.run_robust import robust_evaluate_run
-from labelrobust.metrics.suites import get_suite
 
-LARGE_EPS_SPEC = AttackSpec("pgd-20-margin-large-eps", "pgd", {"steps": 20, "objective": "margin"}, eps=HALF_DIAMETER)
+LARGE_EPS_SPEC = AttackSpec("pgd-20-margin-large-eps", "pgd", {"steps": 20, "objective": "margin"}, role=DIAGNOSTIC_ROLE, eps=HALF_DIAMETER)
 """The large-eps check's run: one strong attack at half the input domain's diameter, where any
-image can be pushed to mid-gray (L∞ 0.5; L2 √D/2, i.e. 4 on 8×8 digits)."""
+input can be pushed to the middle of the box (L∞ 0.5 and L2 √D/2 for images, i.e. 4 on 8×8
+digits)."""
 
 
 def add_parser(sub, name: str) -> None:
@@ -25,11 +24,12 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("--weights", default="latest", choices=["latest", "best-val"], help="which weights: latest (model.safetensors) or best-val (model-best-val.safetensors; default: latest)")
     p.add_argument("--batch-size", action=PositiveInt, default=256, help="images per forward pass and attack batch (default: 256)")
     p.add_argument("--confusion", action="store_true", help="also print the confusion matrix")
-    p.add_argument("--suite", help="run an attack suite (quick, standard, autoattack, clean) with the sanity checks; needs --eps")
+    p.add_argument("--suite", help="run an attack suite with the sanity checks; needs --eps. " + "; ".join(f"{n}: {s.summary}" for n, s in SUITES.items()))
     p.add_argument("--eps", help="radii for --suite, comma-separated, fractions allowed: 0.1,0.2,8/255")
     p.add_argument("--norm", choices=["linf", "l2"], help="for --suite; default: linf")
     p.add_argument("--n", action=PositiveInt, help="for --suite: attack only the first N test samples")
     p.add_argument("--no-large-eps", action="store_true", default=None, help="for --suite: skip the extra PGD run at half the input domain's diameter (the large-eps check)")
+    p.add_argument("--no-nesting", action="store_true", default=None, help="for --suite: attack every sample at every eps and with every attack (no nested eps, no active set across attacks); slower, for comparisons")
     add_device_flag(p)
     p.add_argument("--out", metavar="DIR", help="folder for the result files (default: RUN_DIR/eval), e.g. for a read-only run")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -56,7 +56,7 @@ def suite_specs(args: argparse.Namespace) -> list[AttackSpec]:
     """The attacks of ``--suite`` (none for the clean evaluation); the suite-only flags given
     without an attack suite are an error rather than silently ignored."""
     specs = list(get_suite(args.suite)) if args.suite is not None else []
-    suite_only = {"--eps": args.eps, "--norm": args.norm, "--n": args.n, "--no-large-eps": args.no_large_eps}
+    suite_only = {"--eps": args.eps, "--norm": args.norm, "--n": args.n, "--no-large-eps": args.no_large_eps, "--no-nesting": args.no_nesting}
     given = [flag for flag, value in suite_only.items() if value is not None]
     if given and not specs:
         why = "without --suite" if args.suite is None else f"with --suite {args.suite}, which runs no attack"
@@ -75,6 +75,7 @@ def run_suite(args: argparse.Namespace, specs: list[AttackSpec]) -> int:
     report = robust_evaluate_run(
         args.run_dir, specs, split_eps(args.eps), name=args.suite, norm=norm, n=args.n, batch_size=args.batch_size,
         quiet=args.quiet, weights=args.weights, device=args.device, out=args.out,
+        nested=not args.no_nesting, active_set=not args.no_nesting,
     )
     emit_report(report, written(args.run_dir, args.out, args.suite, norm, None))
     return 0

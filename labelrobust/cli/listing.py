@@ -13,9 +13,8 @@ from labelrobust.cli.output import emit
 from labelrobust.data.augment import AUGMENTATIONS
 from labelrobust.data.catalog import DATASETS
 from labelrobust.labels import LABEL_SPACES
-from labelrobust.metrics.suites import SUITES
+from labelrobust.evaluation import SUITES
 from labelrobust.models.registry import MODELS
-from labelrobust.training.methods import COMPOSITES
 from labelrobust.training.methods.registry import METHODS
 
 
@@ -23,24 +22,19 @@ def _registry(registry):
     return lambda: [(name, registry.describe(name)) for name in registry.available()]
 
 
-def _methods() -> list[tuple[str, str]]:
-    composed = [
-        (name, f"{c.method} with per-sample weights from the {c.reweight} margin (γ={c.gamma:g}, β={c.bias:g}"
-               + (f", TRADES β={c.trades_beta:g}" if c.trades_beta is not None else "") + ")")
-        for name, c in COMPOSITES.items()
-    ]
-    return sorted(_registry(METHODS)() + composed)
-
-
 def _suites() -> list[tuple[str, str]]:
-    return [(name, f"{len(specs)} attacks: " + ", ".join(s.label for s in specs) if specs else "no attack: clean accuracy only") for name, specs in SUITES.items()]
+    def text(suite) -> str:
+        if not suite.specs:
+            return suite.summary
+        return f"{len(suite.specs)} attacks ({', '.join(s.label for s in suite.specs)}); {suite.budget()}"
+    return [(name, text(suite)) for name, suite in SUITES.items()]
 
 
 KINDS = {
     "datasets": _registry(DATASETS),
     "models": _registry(MODELS),
     "label-spaces": _registry(LABEL_SPACES),
-    "methods": _methods,
+    "methods": _registry(METHODS),
     "attacks": _registry(ATTACKS),
     "objectives": _registry(OBJECTIVES),
     "suites": _suites,

@@ -2,8 +2,10 @@
 
 Every leaf field of ``TrainConfig`` is a flag named by its dotted path (``--optim.lr``,
 ``--data.train-size``); the common ones also have short aliases (``--lr``, ``--train-size``).
-Values are parsed as YAML scalars; each flag appends a ``(dotted key, value)`` override in
-command-line order.
+Every parameter a registered training method declares is a flag ``--method.X`` that sets
+``method.params.X`` (``--method.eps-warmup 2``; ``--eps`` is short for ``--method.eps``), with
+the help text and default the method declares and the methods that take it. Values are parsed
+as YAML scalars; each flag appends a ``(dotted key, value)`` override in command-line order.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import types
 import typing
 
 from labelrobust.config import TrainConfig, parse_override
+from labelrobust.training.methods import method_parameters
 from labelrobust.yaml_values import parse_value
 
 ALIASES = {
@@ -27,7 +30,7 @@ ALIASES = {
     "model.name": ["--model"],
     "labels.name": ["--label-space"],
     "method.name": ["--method"],
-    "method.eps": ["--eps"],
+    "method.params.eps": ["--eps"],
     "optim.lr": ["--lr"],
     "optim.momentum": ["--momentum"],
     "optim.weight_decay": ["--weight-decay"],
@@ -37,7 +40,7 @@ ALIASES = {
     "checkpoint_every": ["--checkpoint-every"],
 }
 FLAGS = {"data.download": "--download", "optim.nesterov": "--nesterov", "channels_last": "--channels-last"}
-DICT_FLAGS = {"labels.params": "--label-param", "model.options": "--model-option", "data.options": "--data-option"}
+DICT_FLAGS = {"labels.params": "--label-param", "method.params": "--method-param", "model.options": "--model-option", "data.options": "--data-option"}
 
 
 class _Override(argparse.Action):
@@ -89,3 +92,18 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         else:
             group.add_argument(*names, metavar="VALUE", action=_Override, key=key, is_list=is_list, is_text=is_text, help=f"{text} (default: {default!r})")
     group.add_argument("--set", metavar="KEY=VALUE", action=_Override, key="--set", help="any config key by its dotted path, e.g. optim.gamma=0.2")
+    add_method_flags(parser)
+
+
+def add_method_flags(parser: argparse.ArgumentParser) -> None:
+    """One ``--method.X`` flag per parameter that some registered method declares; it sets
+    ``method.params.X``, which that method then checks (another method refuses it by name)."""
+    group = parser.add_argument_group(
+        "training method parameters (--method.X sets method.params.X, [the methods that take it]; a preset such as "
+        "clirat takes its base method's; labelrobust list methods)"
+    )
+    for name, (info, methods) in method_parameters().items():
+        key = f"method.params.{name}"
+        names = ["--method." + name.replace("_", "-"), *ALIASES.get(key, [])]
+        default = "required" if info.required else f"default: {info.default!r}"
+        group.add_argument(*names, metavar="VALUE", action=_Override, key=key, help=f"{info.help} [{', '.join(methods)}] ({default})")

@@ -10,11 +10,11 @@ from pathlib import Path
 from labelrobust.atomic import require_writable_dir
 from labelrobust.cli.output import emit, format_table
 from labelrobust.errors import ConfigError, OutputError
-from labelrobust.metrics.robust_eval import Outcome, RobustReport
-from labelrobust.metrics.run_robust import results_stem
+from labelrobust.evaluation import Outcome, RobustReport, results_stem
+from labelrobust.evaluation.run_dir import total_cost
 from labelrobust.runs import RunPaths
 
-COLUMNS = ["label", "eps", "robust_accuracy", "attack_success", "abstain_rate", "survival", "stability_ratio", "steps", "seconds", "flags"]
+COLUMNS = ["label", "role", "eps", "robust_accuracy", "survival", "attack_success", "abstain_rate", "attacked", "gradients", "forwards", "seconds", "flags"]
 STALE_COLUMNS = ["label", "eps", "robust_accuracy", "attack_success", "stale"]
 PERCENT = ["robust_accuracy", "attack_success", "abstain_rate", "survival"]
 
@@ -62,9 +62,16 @@ def emit_report(report: RobustReport, files: str) -> None:
     emit(weights_line(report.model))
     if report.outcomes:
         emit(format_table([_printable(o) for o in report.outcomes], COLUMNS, percent=PERCENT))
-        worst, texts = report.worst_case(), report.eps_texts()
+        worst, texts = report.worst_case_metrics(), report.eps_texts()
         if worst:
-            emit("worst case over all attacks: " + ", ".join(f"eps {texts[e]}: {100 * a:.2f}%" for e, a in worst.items()))
+            emit("worst case over all attacks: " + ", ".join(
+                f"eps {texts[e]}: robust accuracy {100 * m['robust_accuracy']:.2f}%, survival {_percent(m['survival'])}" for e, m in worst.items()))
+        cost = total_cost(report)
+        emit(f"cost: {cost['gradients']:,} input-gradient and {cost['forwards']:,} forward passes (per sample) in {cost['seconds']:.1f} s; "
+             f"nested eps skipped {cost['skipped_nested']:,} and the active set {cost['skipped_active']:,} of "
+             f"{cost['attacked'] + cost['skipped_nested'] + cost['skipped_active']:,} (sample, attack, eps) attacks")
+        emit("robust accuracy is against the true label; survival (dominant class unchanged) against the clean prediction; "
+             "an ensemble row counts the worst case so far, a diagnostic row its own attack")
     if report.checks:
         emit(format_table([{"check": f.name, "verdict": f.verdict, "detail": f.detail} for f in report.checks]))
         if any(f.ok is False for f in report.checks):
@@ -73,6 +80,10 @@ def emit_report(report: RobustReport, files: str) -> None:
         emit(f"STALE: {len(report.stale)} earlier result(s) computed on other weights or samples, kept for reference; not in the worst case or the checks:")
         emit(format_table([_printable(o) for o in report.stale], STALE_COLUMNS, percent=PERCENT))
     emit(f"written: {files}")
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
 def weights_line(model: dict | None) -> str:

@@ -26,7 +26,8 @@ def add_parser(sub, name: str) -> None:
         help="train one model (or continue one with --resume)",
         description=(
             "Train one model; every config key is also a flag. Robust training: --method at|trades|mart|wpgd|noise "
-            "or a reweighted composite (mail-at, clirat, ...), with --eps. A run directory (or its config.yaml) "
+            "or a preset (mail-at, clirat, ...), with --eps and the method's parameters as --method.X (they set "
+            "method.params.X); fast AT is --method at --method.inner fgsm-rs. A run directory (or its config.yaml) "
             "as CONFIG trains that directory: with --resume it continues from its checkpoint. SIGTERM or Ctrl-C "
             "checkpoint at the next batch and stop; --checkpoint-every N bounds the work a hard kill loses. "
             "Distributed: torchrun --nproc_per_node N -m labelrobust train ..."

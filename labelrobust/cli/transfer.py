@@ -10,7 +10,7 @@ from labelrobust.atomic import atomic_write_text
 from labelrobust.cli.output import emit, format_table
 from labelrobust.cli.robust_output import PositiveInt, add_device_flag, output_file
 from labelrobust.config import parse_override
-from labelrobust.metrics.transfer_matrix import transfer_between_runs
+from labelrobust.evaluation.transfer_matrix import transfer_between_runs
 
 FORMAT = "labelrobust-transfer-2"
 

@@ -1,4 +1,7 @@
-"""Training-time augmentations of a float image batch in [0, 1], by name.
+"""Training-time augmentations of a float input batch, by name.
+
+``crop-flip`` takes image batches, whose domain is [0, 1]: its zero padding is a black border,
+inside that domain. (It refuses the vector inputs of other domains, such as the disk.)
 
 They draw from the global torch RNG, whose state every checkpoint saves, so a resumed run
 draws the same crops and flips as one that never stopped.

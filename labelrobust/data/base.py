@@ -2,8 +2,11 @@
 
 Images stay in the dtype the source has (uint8 for image files, float32 for synthetic
 data) so that a large data set does not cost four times its size in memory; ``float_images``
-converts a batch to float32 in [0, 1] when it is used. Normalisation is not applied here:
-it lives inside the model (``labelrobust.models``), so attacks always work in pixel space.
+converts a batch to float32 when it is used: uint8 pixels become [0, 1], float data stay as
+they are. Every data set declares the box its inputs lie in (``Dataset.domain``: ``[0, 1]``
+for images, ``[−R, R]`` for the disk), which attacks, clipping and input checks read.
+Normalisation is not applied here: it lives inside the model (``labelrobust.models``), so
+attacks always work on the raw inputs, in the domain where ``eps`` is defined.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from labelrobust.domain import UNIT_BOX, Box
 from labelrobust.errors import DataError
 
 
@@ -22,7 +26,8 @@ from labelrobust.errors import DataError
 class ImageSet:
     """One split: images, hard labels, optional per-sample soft labels.
 
-    ``images``: N×C×H×W (or N×D for vector data), uint8 in 0..255 or float32 in [0, 1].
+    ``images``: N×C×H×W (or N×D for vector data), uint8 in 0..255 (pixels) or float32 inside
+    the data set's ``domain`` ([0, 1] for images; e.g. [−R, R] for the 2-D disk).
     ``labels``: int64 of shape N, values in 0..K-1.
     ``soft_labels``: float32 N×K rows on the simplex, or None when the source has none.
     ``source_index``: int64 N, the position of each sample in the original file, so reports
@@ -65,7 +70,11 @@ class ImageSet:
         )
 
     def float_images(self, index: Tensor | slice | None = None) -> Tensor:
-        """Images (all, or those at ``index``) as float32 in [0, 1], on the images' device."""
+        """Images (all, or those at ``index``) as float32, on the images' device.
+
+        uint8 pixels are divided by 255 into [0, 1]; float32 data (vector data such as the disk)
+        are returned as stored, inside the data set's ``domain`` — not rescaled to [0, 1].
+        """
         if isinstance(index, Tensor):  # positions may come from another device than the images
             index = index.to(self.images.device)
         x = self.images if index is None else self.images[index]
@@ -79,6 +88,8 @@ class Dataset:
     """A named data set with its splits and the facts a model and a report need.
 
     ``mean``/``std`` are per-channel statistics for the model's input normalisation.
+    ``domain`` is the box ``[low, high]`` every coordinate of every input lies in (default
+    ``UNIT_BOX``, [0, 1]: every image data set); attacks clip to it and check inputs against it.
     ``report`` holds what the loader found while checking its files (counts, dropped
     rows, index ranges); it is written into every run directory.
     """
@@ -91,6 +102,31 @@ class Dataset:
     std: tuple[float, ...]
     val: ImageSet | None = None
     report: dict = field(default_factory=dict)
+    domain: Box = UNIT_BOX
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.domain, Box):
+            raise DataError(f"dataset {self.name}: domain must be a labelrobust.domain.Box, got {self.domain!r}")
+        for split, images in (("train", self.train), ("val", self.val), ("test", self.test)):
+            if images is not None:
+                self._check_in_domain(split, images.images)
+
+    def _check_in_domain(self, split: str, images: Tensor) -> None:
+        """A loader that declares the wrong domain fails here, not in an attack much later."""
+        if images.numel() == 0:
+            return
+        if images.dtype == torch.uint8:  # pixels: float_images maps them onto [0, 1]
+            if self.domain.low <= 0.0 and self.domain.high >= 1.0:
+                return  # every uint8 image lies in such a box; no pass over a large array
+            lo, hi = float(images.min()) / 255.0, float(images.max()) / 255.0
+        else:
+            if not torch.isfinite(images).all():
+                raise DataError(f"dataset {self.name}: {split} inputs contain NaN or inf values")
+            lo, hi = float(images.min()), float(images.max())
+        if lo < self.domain.low or hi > self.domain.high:
+            raise DataError(
+                f"dataset {self.name}: {split} inputs lie in [{lo:.6g}, {hi:.6g}], outside its declared domain {self.domain}"
+            )
 
     @property
     def num_classes(self) -> int:

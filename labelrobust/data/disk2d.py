@@ -10,6 +10,10 @@ which falls smoothly from 1 at the centre to 0 on the rim. The paper's formula s
 garbled in the text we have; this is our reading of it, not a quotation. The hard label is
 the rounded soft label: 0 ("centre") where p ≥ 0.5, else 1 ("rim"); the boundary is the
 circle ‖x‖ = R·(1 − ln((e + 1)/2)) ≈ 0.380·R.
+
+The data set declares its input domain ``Box(−R, R)``: the disk lies in the square
+``[−R, R]²``, so attacks may move a point anywhere in that square (the corners included) but
+never outside it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import torch
 
 from labelrobust.data.base import Dataset, ImageSet
 from labelrobust.data.catalog import DATASETS
+from labelrobust.domain import Box
 from labelrobust.errors import ConfigError
 
 
@@ -29,6 +34,11 @@ def centre_probability(points: torch.Tensor, radius: float) -> torch.Tensor:
     """p(x) = (e^{1 − ‖x‖/R} − 1)/(e − 1) for each row of ``points`` (N×2)."""
     r = points.norm(dim=1) / radius
     return (torch.exp(1 - r) - 1) / (math.e - 1)
+
+
+def hard_boundary_radius(radius: float) -> float:
+    """The radius where p = 0.5, the circle between the hard labels: R·(1 − ln((e + 1)/2))."""
+    return radius * (1 - math.log((math.e + 1) / 2))
 
 
 def _sample(n: int, radius: float, generator: torch.Generator) -> ImageSet:
@@ -40,7 +50,18 @@ def _sample(n: int, radius: float, generator: torch.Generator) -> ImageSet:
     p = centre_probability(points, radius).clamp(0, 1)
     soft = torch.stack([p, 1 - p], dim=1).to(torch.float32)
     labels = (p < 0.5).to(torch.int64)
-    return ImageSet(points.to(torch.float32), labels, soft_labels=soft)
+    # Rounding to float32 must not carry a rim point past ±R (an R such as 0.1 has no exact
+    # float32): clamp to the largest float32 that is ≤ R.
+    limit = _float32_at_most(radius)
+    return ImageSet(points.to(torch.float32).clamp_(-limit, limit), labels, soft_labels=soft)
+
+
+def _float32_at_most(value: float) -> float:
+    """The largest float32 number ≤ ``value`` (> 0), as a Python float."""
+    f = torch.tensor(value, dtype=torch.float32)
+    if float(f) > value:
+        f = torch.nextafter(f, torch.tensor(0.0))
+    return float(f)
 
 
 def _check_count(name: str, value: object) -> int:
@@ -62,6 +83,7 @@ def load_disk2d(
 
     ``root`` and ``download`` are unused: the data are generated. mean (0, 0) and std
     (R/2, R/2) are the exact per-coordinate statistics of the uniform disk (E[x₁²] = R²/4).
+    The domain is ``Box(−R, R)``: every point lies in the square ``[−R, R]²``.
     """
     if isinstance(radius, bool) or not isinstance(radius, Real) or not math.isfinite(radius) or radius <= 0:
         raise ConfigError(f"disk2d option radius must be a positive finite number, got {radius!r}")
@@ -87,4 +109,5 @@ def load_disk2d(
         mean=(0.0, 0.0),
         std=(radius / 2, radius / 2),
         report=report,
+        domain=Box(-float(radius), float(radius)),
     )

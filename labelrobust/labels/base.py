@@ -13,6 +13,10 @@ through these five members, so any method works with any label space:
 - ``decode(outputs)``: predicted class per sample, ``ABSTAIN`` (-1) where no class matches;
 - ``scores(outputs)``: N×K class scores whose arg-max equals ``decode`` wherever ``decode``
   does not abstain.
+
+Derived from the scores, for the methods that need class probabilities (TRADES, MART, the
+reweighting margins, the training diagnostics): ``log_probabilities(outputs)`` =
+``log_softmax(scores)``, computed stably, and ``probabilities(outputs)`` = its exponential.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from labelrobust.errors import ConfigError
+from labelrobust.validation import integer
 from labelrobust.yaml_values import float_from_text
 
 ABSTAIN = -1
@@ -83,11 +88,7 @@ class LabelSpace(ABC):
     """What ``encode`` returns, for error messages (e.g. "N×K distributions")."""
 
     def __init__(self, num_classes: int) -> None:
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ConfigError(
-                f"label space {self.name!r}: num_classes must be an integer ≥ 2, got {num_classes!r}"
-            )
-        self.num_classes = num_classes
+        self.num_classes = integer(num_classes, f"label space {self.name!r}: num_classes", low=2)
 
     # -- the interface -------------------------------------------------------------------
 
@@ -112,14 +113,20 @@ class LabelSpace(ABC):
         """Predicted class per sample (int64, shape N); this default never abstains."""
         return self.scores(outputs).argmax(dim=1)
 
-    def probabilities(self, outputs: Tensor) -> Tensor:
-        """Class probabilities ``softmax(scores)``.
+    def log_probabilities(self, outputs: Tensor) -> Tensor:
+        """Log class probabilities ``log_softmax(scores)``, computed stably (never ``log`` of a
+        probability that underflowed to 0).
 
-        For distribution spaces this is the model's predicted label vector; for code-based
-        spaces it is a monotone summary of the scores that methods needing probabilities
-        (TRADES, MART, probability margins) use.
+        For distribution spaces this is the log of the model's predicted label vector; for
+        code-based spaces (binary, interval) it is a monotone summary of the scores — the
+        softmax of the negative distances to each class's code or interval — that the methods
+        needing probabilities (TRADES, MART, probability margins) use.
         """
-        return F.softmax(self.scores(outputs), dim=1)
+        return F.log_softmax(self.scores(outputs), dim=1)
+
+    def probabilities(self, outputs: Tensor) -> Tensor:
+        """Class probabilities: ``exp(log_probabilities(outputs))`` = ``softmax(scores)``."""
+        return self.log_probabilities(outputs).exp()
 
     def params(self) -> dict[str, Any]:
         """The constructor parameters, as plain JSON-able values (for run directories)."""

@@ -25,6 +25,7 @@ from labelrobust.errors import ConfigError
 from labelrobust.labels.base import numeric_param
 from labelrobust.labels.regions import RegionLabelSpace
 from labelrobust.labels.registry import LABEL_SPACES
+from labelrobust.validation import integer, number
 
 
 def binary_expansion_codebook(num_classes: int, bits: int) -> Tensor:
@@ -96,13 +97,10 @@ class BinaryCodes(RegionLabelSpace):
     ) -> None:
         super().__init__(num_classes)
         bits, scale, threshold = numeric_param(bits), numeric_param(scale), numeric_param(threshold)
-        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not math.isfinite(scale) or scale < 0:
-            raise ConfigError(f"label space {self.name!r}: scale S must be a finite number ≥ 0, got {scale!r}")
-        if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not math.isfinite(threshold):
-            raise ConfigError(f"label space {self.name!r}: threshold must be a finite number, got {threshold!r}")
+        scale = number(scale, f"label space {self.name!r}: scale S", low=0)
+        threshold = number(threshold, f"label space {self.name!r}: threshold")
         min_bits = math.ceil(math.log2(num_classes))
-        if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or bits < 1):
-            raise ConfigError(f"label space {self.name!r}: bits must be a positive integer, got {bits!r}")
+        bits = integer(bits, f"label space {self.name!r}: bits", low=1, allow_none=True)
         if isinstance(codebook, str) and codebook != "hadamard":
             raise ConfigError(
                 f"label space {self.name!r}: codebook must be None (binary expansion), 'hadamard' "

@@ -14,7 +14,6 @@ the loss evaluated for every class.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -24,6 +23,7 @@ from labelrobust.errors import ConfigError
 from labelrobust.labels.base import numeric_param
 from labelrobust.labels.regions import RegionLabelSpace
 from labelrobust.labels.registry import LABEL_SPACES
+from labelrobust.validation import number
 
 
 @LABEL_SPACES.register("interval", "one output; class y owns [L_y, L_y + β] with L_y = s0 + y(α + β); gaps abstain")
@@ -40,14 +40,9 @@ class IntervalLabels(RegionLabelSpace):
     def __init__(self, num_classes: int, s0: float = 0.0, alpha: float = 4.0, beta: float = 16.0) -> None:
         super().__init__(num_classes)
         s0, alpha, beta = numeric_param(s0), numeric_param(alpha), numeric_param(beta)
-        for key, value in (("s0", s0), ("alpha", alpha), ("beta", beta)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ConfigError(f"label space 'interval': {key} must be a finite number, got {value!r}")
-        if alpha <= 0:
-            raise ConfigError(f"label space 'interval': the gap alpha must be > 0, got {alpha}")
-        if beta <= 0:
-            raise ConfigError(f"label space 'interval': the width beta must be > 0, got {beta}")
-        self.s0, self.alpha, self.beta = float(s0), float(alpha), float(beta)
+        self.s0 = number(s0, "label space 'interval': s0")
+        self.alpha = number(alpha, "label space 'interval': the gap alpha", low=0, low_open=True)
+        self.beta = number(beta, "label space 'interval': the width beta", low=0, low_open=True)
         lower = self.s0 + torch.arange(num_classes, dtype=torch.float32) * (self.alpha + self.beta)
         self.bounds = torch.stack([lower, lower + self.beta], dim=1)  # K×2: [L(k), U(k)]
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from torch import Tensor
 
-from labelrobust.errors import ConfigError
 from labelrobust.labels.base import numeric_param
 from labelrobust.labels.distribution import DistributionLabelSpace
 from labelrobust.labels.registry import LABEL_SPACES
+from labelrobust.validation import number
 
 
 @LABEL_SPACES.register("smoothing", "label smoothing: KL to (1 − ε)·y + ε/K (param eps, default 0.1)")
@@ -27,9 +27,7 @@ class LabelSmoothing(DistributionLabelSpace):
     def __init__(self, num_classes: int, eps: float = 0.1) -> None:
         super().__init__(num_classes)
         eps = numeric_param(eps)
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0.0 <= eps < 1.0:
-            raise ConfigError(f"label space 'smoothing': eps must be a number in [0, 1), got {eps!r}")
-        self.eps = float(eps)
+        self.eps = number(eps, "label space 'smoothing': eps", low=0, high=1, high_open=True)
 
     def transform_distribution(self, q: Tensor) -> Tensor:
         return (1.0 - self.eps) * q + self.eps / self.num_classes

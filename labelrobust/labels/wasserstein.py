@@ -25,6 +25,7 @@ from torch import Tensor
 from labelrobust.errors import ConfigError
 from labelrobust.labels.base import LabelSpace, numeric_param
 from labelrobust.labels.registry import LABEL_SPACES
+from labelrobust.validation import number
 from labelrobust.yaml_values import float_from_text
 
 
@@ -108,7 +109,7 @@ def _parse_matrix_text(text: str, path: Path) -> list[list[float]]:
     comma = path.suffix == ".csv"
     layout = "comma-separated" if comma else "whitespace-separated"
     rows: list[list[float]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for line_no, line in enumerate(text.splitlines(), start=1):
         content = line.split("#", 1)[0].strip()
         if not content:
             continue
@@ -118,12 +119,12 @@ def _parse_matrix_text(text: str, path: Path) -> list[list[float]]:
         except ValueError:
             word = next(f for f in fields if float_from_text(f) is None)
             raise ConfigError(
-                f"label space 'wasserstein': cost matrix {path}, line {number}: {word!r} is not a number; "
+                f"label space 'wasserstein': cost matrix {path}, line {line_no}: {word!r} is not a number; "
                 f"expected a K×K numeric matrix, {layout}, one row per line, without a header row"
             ) from None
         if len(rows[-1]) != len(rows[0]):
             raise ConfigError(
-                f"label space 'wasserstein': cost matrix {path}, line {number} has {len(rows[-1])} "
+                f"label space 'wasserstein': cost matrix {path}, line {line_no} has {len(rows[-1])} "
                 f"numbers but the first row has {len(rows[0])}; expected a K×K numeric matrix, {layout}"
             )
     if not rows:
@@ -142,10 +143,8 @@ class WassersteinTargets(LabelSpace):
     def __init__(self, num_classes: int, cost: Any = None, power: float = 1.0, lam: float = 1.0) -> None:
         super().__init__(num_classes)
         power, lam = numeric_param(power), numeric_param(lam)
-        if isinstance(power, bool) or not isinstance(power, (int, float)) or not math.isfinite(power) or power <= 0:
-            raise ConfigError(f"label space 'wasserstein': power p must be a finite number > 0, got {power!r}")
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or math.isnan(lam) or lam <= 0:
-            raise ConfigError(f"label space 'wasserstein': lam (λ) must be a number > 0, got {lam!r}")
+        power = number(power, "label space 'wasserstein': power p", low=0, low_open=True)
+        lam = number(lam, "label space 'wasserstein': lam (λ)", low=0, low_open=True, allow_inf=True)
         if cost is None:
             self.cost = 1.0 - torch.eye(num_classes)
         else:
@@ -166,9 +165,12 @@ class WassersteinTargets(LabelSpace):
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         self.check_outputs(outputs)
         self.check_targets(outputs, targets)
-        log_probs = F.log_softmax(outputs, dim=1)
+        log_probs = self.log_probabilities(outputs)
         probs = log_probs.exp()
-        transport = ((targets @ self.constant("cost_power", outputs.device, outputs.dtype)) * probs).sum(dim=1)
+        # C^p follows the outputs' dtype and device, and so do the one-hot targets (encode gives
+        # float32; a float64 or half-precision model's outputs would not multiply with them)
+        cost = self.constant("cost_power", outputs.device, outputs.dtype)
+        transport = ((targets.to(outputs.dtype) @ cost) * probs).sum(dim=1)
         if math.isinf(self.lam):
             return transport
         entropy = -(probs * log_probs).sum(dim=1)

@@ -1,10 +1,13 @@
 """Robustness metrics from decoded predictions (``-1`` = abstain), as the studies define them.
 
-- robust accuracy: share of samples whose adversarial point decodes to the true class;
+- robust accuracy: share of samples classified correctly on the clean input *and* at the
+  adversarial point (a sample the model already gets wrong is never robust, even when an
+  attack pushes it onto its true class);
 - attack success rate: share of the clean-correct samples the attack turns wrong;
 - survival rate (soft-label study, Tyrväinen et al.): share whose dominant class is unchanged,
-  ``adv_pred == clean_pred``; for a targeted attack the samples whose true class is the target
-  are left out;
+  ``adv_pred == clean_pred`` — measured by attacking the clean *prediction*, not the true label;
+  samples with no dominant class (clean abstention) and, for a targeted attack, those whose
+  true class is the target are left out;
 - stability ratio (task-aware study, Han et al.): ``R = acc_adv / acc_clean``;
 - transfer-rate matrix (task-aware study): row = model that crafts, column = victim; among the
   samples the crafting model classifies correctly, the share whose adversarial example
@@ -28,11 +31,16 @@ def _same_shape(*tensors: Tensor) -> None:
         raise ConfigError(f"predictions and labels must all have the same shape (N,), got {sorted(shapes)}")
 
 
-def robust_accuracy(adv_pred: Tensor, labels: Tensor) -> float:
+def robust_accuracy(adv_pred: Tensor, labels: Tensor, clean_pred: Tensor | None = None) -> float:
+    """Share of samples with ``adv_pred == labels`` (and ``clean_pred == labels`` when given)."""
     _same_shape(adv_pred, labels)
     if len(labels) == 0:
         raise ConfigError("robust accuracy of an empty split is undefined")
-    return (adv_pred == labels).float().mean().item()
+    robust = adv_pred == labels
+    if clean_pred is not None:
+        _same_shape(clean_pred, labels)
+        robust &= clean_pred == labels
+    return robust.float().mean().item()
 
 
 def attack_success_rate(clean_pred: Tensor, adv_pred: Tensor, labels: Tensor) -> float:
@@ -47,15 +55,16 @@ def attack_success_rate(clean_pred: Tensor, adv_pred: Tensor, labels: Tensor) ->
 def survival_rate(clean_pred: Tensor, adv_pred: Tensor, labels: Tensor | None = None, target: int | Tensor | None = None) -> float:
     """Share of samples whose decision is unchanged by the attack (soft-label study).
 
-    For a targeted attack pass ``labels`` and ``target``: samples of the target class are left out.
+    Samples whose clean decision is an abstention have no dominant class and are left out. For
+    a targeted attack pass ``labels`` and ``target``: samples of the target class are left out.
     """
     _same_shape(clean_pred, adv_pred)
-    keep = torch.ones_like(clean_pred, dtype=torch.bool)
+    keep = clean_pred != ABSTAIN
     if target is not None:
         if labels is None:
             raise ConfigError("survival of a targeted attack needs the labels, to leave out the target class")
         _same_shape(clean_pred, labels)
-        keep = labels != torch.as_tensor(target)
+        keep &= labels != torch.as_tensor(target)
     if not keep.any():
         raise ConfigError("no sample left to measure survival on")
     return (adv_pred[keep] == clean_pred[keep]).float().mean().item()

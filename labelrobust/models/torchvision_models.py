@@ -27,7 +27,7 @@ _DENSENET_MIN_SIZE = 29
 
 def _set_in_channels(net: nn.Module, in_channels: int) -> nn.Module:
     """Replace the first Conv2d of ``net`` by an otherwise identical one with ``in_channels``."""
-    for name, module in net.named_modules():
+    for name, module in net.named_modules():  # noqa: B007  (name is used after the loop)
         if isinstance(module, nn.Conv2d):
             break
     else:

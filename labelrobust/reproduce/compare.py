@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from labelrobust.config import TrainConfig, load_config
+from labelrobust.config import TrainConfig, load_config, upgrade_config
 from labelrobust.errors import ConfigError
 from labelrobust.metrics.clean import CleanReport, evaluate_run
-from labelrobust.metrics.robust_eval import RobustReport
-from labelrobust.metrics.run_robust import robust_evaluate_run
-from labelrobust.metrics.suites import get_suite
+from labelrobust.evaluation import RobustReport, get_suite, robust_evaluate_run
 from labelrobust.runs import RunPaths, read_config
 from labelrobust.training import train
+from labelrobust.training.run_start import config_differences
 from labelrobust.yaml_values import load_yaml
 
 QUICKSTART = "quickstart.yaml"
@@ -61,10 +60,12 @@ def read_comparison(path: str | Path | None) -> dict:
 
 
 def variant_configs(spec: dict, overrides: list[tuple[str, object]] = ()) -> dict[str, TrainConfig]:
-    """One validated TrainConfig per variant: base, then the variant, then command-line overrides."""
+    """One validated TrainConfig per variant: base, then the variant, then command-line overrides.
+    A variant may be written in either config format (``upgrade_config``: version 1 kept the
+    method's settings flat in ``method``, version 2 puts them in ``method.params``)."""
     configs = {}
     for name, variant in spec["variants"].items():
-        merged = _deep_merge(spec.get("base") or {}, variant or {})
+        merged = upgrade_config(_deep_merge(spec.get("base") or {}, variant or {}), f"comparison variant {name!r}")
         merged["name"] = str(name)
         configs[str(name)] = load_config(None, _flatten(merged) + list(overrides))
     return configs
@@ -74,7 +75,7 @@ def run_comparison(configs: dict[str, TrainConfig], attacks: dict | None = None,
     results = []
     for name, cfg in configs.items():
         paths = RunPaths(Path(cfg.out) / cfg.run_name())
-        finished = paths.summary.is_file() and paths.config.is_file() and read_config(paths.root) == cfg
+        finished = paths.summary.is_file() and paths.config.is_file() and not config_differences(read_config(paths.root), cfg)
         run_dir = paths.root if finished else train(cfg, resume=paths.checkpoint.is_file(), quiet=quiet)
         robust = None
         if attacks:

@@ -79,8 +79,8 @@ class EpochTally:
         self.adv_abstained += int((pred == ABSTAIN).sum())
         if margins:
             probs = space.probabilities(outputs)
-            self.pm_hist = [a + b for a, b in zip(self.pm_hist, histogram(probability_margin(probs, labels)))]
-            self.clpm_hist = [a + b for a, b in zip(self.clpm_hist, histogram(confused_label_margin(probs, labels)))]
+            self.pm_hist = [a + b for a, b in zip(self.pm_hist, histogram(probability_margin(probs, labels)), strict=True)]
+            self.clpm_hist = [a + b for a, b in zip(self.clpm_hist, histogram(confused_label_margin(probs, labels)), strict=True)]
             count = confused_labels(probs, labels).sum(dim=1)
             self.single_cl += int((count == 1).sum())
             self.multi_cl += int((count > 1).sum())
@@ -120,7 +120,7 @@ class EpochTally:
                 elif key == "weight_max":
                     out.weight_max = max(out.weight_max, value)
                 elif isinstance(value, list):
-                    setattr(out, key, [a + b for a, b in zip(getattr(out, key), value)])
+                    setattr(out, key, [a + b for a, b in zip(getattr(out, key), value, strict=True)])
                 else:
                     setattr(out, key, getattr(out, key) + value)
         return out

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from labelrobust.config import RUN_LOCATION_KEYS, TrainConfig, to_dict
 from labelrobust.errors import CheckpointError, ConfigError
 from labelrobust.runs import RunPaths, read_config
+from labelrobust.training.methods import method_differences
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,20 @@ def _check_can_resume(paths: RunPaths, results: list[str]) -> None:
 def check_resumable(saved: TrainConfig, cfg: TrainConfig, root) -> None:
     """Refuse a resume whose config changes the experiment; name the keys that differ."""
     ignored = {"epochs", *RUN_LOCATION_KEYS}
-    changed = [k for k in _diff_keys(to_dict(saved), to_dict(cfg)) if k not in ignored]
+    changed = [k for k in config_differences(saved, cfg) if k not in ignored]
     if changed:
         raise CheckpointError(
             f"cannot resume {root}: the config differs from the saved one in {', '.join(changed)}, which would change "
             f"the experiment; only epochs and where it runs ({', '.join(RUN_LOCATION_KEYS)}) may change on resume"
         )
+
+
+def config_differences(a: TrainConfig, b: TrainConfig) -> list[str]:
+    """The dotted keys in which two configs differ; the method sections are compared by what
+    they compute (``method_differences``), so an old run's config (format version 1, read as
+    the current one) matches the same experiment written today."""
+    plain = [k for k in _diff_keys(to_dict(a), to_dict(b)) if not k.startswith("method.")]
+    return sorted(plain + method_differences(a.method, b.method))
 
 
 def _diff_keys(a: dict, b: dict, prefix: str = "") -> list[str]:

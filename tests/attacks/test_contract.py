@@ -1,6 +1,6 @@
 """The contract every registered attack meets on every device under test (cpu, and cuda when
 present): results on the inputs' device, inside the ball and [0, 1], predictions that are the
-model's at the returned points, success judged by decode, the model left untouched.
+model's at the returned points, success judged by decode, a cost counted, the model left untouched.
 
 Tiny untrained models and a few real digits keep this fast; how *strong* the attacks are is
 tested on trained models in the other files of this folder.
@@ -23,6 +23,7 @@ EPS = 0.2
 SPACES = {"onehot": {}, "binary": {}, "interval": {"alpha": 1.0, "beta": 3.0}}
 PARAMS = {
     "fgsm": {},
+    "fgsm-rs": {},
     "pgd": {"steps": 3, "restarts": 2, "momentum": 0.5},
     "cw": {"steps": 3},
     "apgd-ce": {"n_iter": 3},
@@ -68,6 +69,8 @@ def test_attack_contract_on_device(digits, device, attack_name, space_name):
     with torch.no_grad():
         assert torch.equal(result.pred, space.decode(model(result.x_adv)))
     assert torch.equal(result.success, result.pred != y)
+    # the victim's gradients: none for the black-box and the transfer attack (the source's are counted apart)
+    assert result.cost.forwards >= len(x) and (result.cost.gradients == 0) == (attack_name in ("square", "transfer"))
     assert not model.training and all(p.grad is None for p in model.parameters()) and all(p.requires_grad for p in model.parameters())
 
 

@@ -163,7 +163,7 @@ def test_negative_number_in_exponent_notation_is_a_value():
     from labelrobust.cli.main import build_parser
 
     args = build_parser().parse_args(["train", "--method.bias", "-5e-1", "--lr", "6e-5"])
-    assert dict(args.overrides) == {"method.bias": -0.5, "optim.lr": 6e-05}
+    assert dict(args.overrides) == {"method.params.bias": -0.5, "optim.lr": 6e-05}
 
 
 def test_label_param_not_a_number(capsys, tmp_path):

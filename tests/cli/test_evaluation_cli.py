@@ -1,11 +1,13 @@
 """The evaluation commands (evaluate, attack, transfer) on a tiny model trained on real digits:
 results accumulate across calls, old weights' results stay (marked stale), eps is shown as
-written, ``--out`` and ``--device`` work, and every bad input is one line with exit code 2."""
+written, ``--out``, ``--device`` and ``--no-nesting`` work, the suite states its budget and an
+estimate, and every bad input is one line with exit code 2."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -79,6 +81,31 @@ def test_suite_with_out_and_device_cpu(run, tmp_path, capsys):
     assert large["eps"] == 0.5 and large["fixed_eps"] is True and [w["eps"] for w in saved["worst_case"]] == [0.1]
 
 
+def test_suite_table_budget_estimate_and_nesting(run, capsys):
+    """The table says each row's role and what it attacked and spent; the log states the
+    suite's budget first and an estimate after the first batch; ``--no-nesting`` attacks every
+    sample with every attack at every eps."""
+    argv = ["evaluate", str(run), "--suite", "quick", "--eps", "0.1,0.2", "--n", "30", "--no-large-eps", "--quiet"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    header = next(line for line in captured.out.splitlines() if line.lstrip().startswith("label"))
+    assert all(column in header for column in ("role", "attacked", "gradients", "forwards", "survival", "flags"))
+    assert "diagnostic" in captured.out and "worst case over all attacks: eps 0.1: robust accuracy" in captured.out
+    assert re.search(r"cost: [\d,]+ input-gradient and [\d,]+ forward passes .* nested eps skipped [1-9][\d,]* ", captured.out)
+    log = captured.err.splitlines()
+    budget = [line for line in log if line.startswith("budget: 6 (attack, eps) cell(s) to compute, at most ")]
+    estimate = [line for line in log if line.startswith("estimate after the first batch: at most ~")]
+    assert len(budget) == 1 and "gradient-pass units per sample" in budget[0] and len(estimate) == 1, captured.err
+    assert log.index(budget[0]) < log.index(estimate[0])
+    nested = json.loads((run / "eval" / "robust-quick.json").read_text())["cost"]
+    assert nested["skipped_nested"] > 0 and nested["attacked"] < 3 * 2 * 30
+
+    assert main([*argv[:-1], "--out", str(run / "flat"), "--no-nesting", "--quiet"]) == 0
+    flat = json.loads((run / "flat" / "robust-quick.json").read_text())["cost"]
+    assert flat["skipped_nested"] == flat["skipped_active"] == 0 and flat["attacked"] == 3 * 2 * 30
+    assert "nested eps skipped 0 and the active set 0 of 180" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "argv, fragments",
     [
@@ -92,6 +119,11 @@ def test_suite_with_out_and_device_cpu(run, tmp_path, capsys):
         (["evaluate", "RUN", "--norm", "l2"], ["--norm", "without --suite"]),
         (["evaluate", "RUN", "--n", "10"], ["--n", "without --suite"]),
         (["evaluate", "RUN", "--no-large-eps"], ["--no-large-eps", "without --suite"]),
+        (["evaluate", "RUN", "--no-nesting"], ["--no-nesting", "without --suite"]),
+        (["evaluate", "RUN", "--suite", "quick"], ["--suite needs --eps"]),
+        (["attack", "RUN", "--attack", "pgd", "--eps", "8"], ["eps 8 (linf) exceeds", "write 8/255, not 8"]),
+        (["evaluate", "RUN", "--suite", "quick", "--eps", "1.5"], ["eps 1.5 (linf) exceeds", "in [0, 1] (1)", "write 8/255, not 8"]),
+        (["attack", "RUN", "--attack", "square", "--objective", "loss", "--eps", "0.1"], ["attack 'square' takes no objective"]),
         (["evaluate", "RUN", "--suite", "clean", "--eps", "0.1"], ["--eps", "--suite clean, which runs no attack"]),
         (["evaluate", "RUN", "--suite", "quick", "--eps", "0.1", "--split", "val"], ["--suite attacks the test split"]),
         (["attack", "RUN", "--attack", "pgd", "--norm", "l2", "--eps", "100"], ["eps 100 (l2) exceeds", "1×8×8", "(8)"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import pytest
 
@@ -46,8 +47,11 @@ def test_yaml_config_and_flag_precedence(tmp_path, capsys):
         (["train", "--label-param", "eps"], "must look like key=value"),
         (["train", "--dataset", "mnist", "--data-root", "/nonexistent/root"], "/nonexistent/root"),
         (["evaluate", "/nonexistent/run"], "is not a run directory"),
-        (["train", "--method", "clirat"], "needs method.eps"),
+        (["train", "--method", "clirat"], r"method 'clirat' needs parameter eps \(method.params.eps\)"),
         (["train", "--method", "madry", "--eps", "0.3"], "unknown training method 'madry'"),
+        (["train", "--method", "at", "--eps", "0.1", "--method.inner", "square"], "method 'at': attack 'square' cannot be an inner maximisation"),
+        (["train", "--method", "at", "--eps", "0.1", "--method.trades-beta", "6"], "method 'at' has no parameter 'trades_beta'; accepted: eps,"),
+        (["train", "--set", "method.eps=0.3"], r"method parameters go under method.params, e.g. method.params.eps"),
     ],
 )
 def test_errors_are_one_clear_line(argv, message, capsys, tmp_path):
@@ -81,7 +85,7 @@ def test_list(capsys):
     assert "cl-pm" in listed(capsys, "methods")["clirat"]
     assert {"pgd", "autoattack", "square"} <= set(listed(capsys, "attacks"))
     assert set(listed(capsys, "objectives")) == {"loss", "margin", "dlr", "ce"}
-    assert "9 attacks: fgsm" in listed(capsys, "suites")["standard"]
+    assert re.match(r"\d+ attacks\W+fgsm", listed(capsys, "suites")["standard"])  # the suite's own size is the evaluation's business
     for kind in ("models", "augmentations"):
         listed(capsys, kind)
     with pytest.raises(UsageError, match="invalid choice: 'metrics'"):
@@ -96,7 +100,33 @@ def test_train_with_a_method(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "adv_train_acc" in out and "weight_mean" in out and "pm_hist" not in out  # histograms stay in the file
     summary = json.loads((tmp_path / "clir" / "summary.json").read_text())
-    assert summary["method"]["eps"] == pytest.approx(8 / 255) and summary["method"]["reweight"]["margin"] == "cl-pm"
+    assert summary["method"]["preset"] == "clirat" and summary["method"]["params"]["eps"] == pytest.approx(8 / 255)
+    assert summary["method"]["reweight"]["margin"] == "cl-pm" and summary["method"]["inner"]["budget"]["steps"] == 2
+
+
+def test_method_flags_set_method_params(capsys):
+    """``--method.X`` (and ``--eps``) set ``method.params.X``, in command-line order, and the
+    help documents every method parameter with the methods that take it."""
+    argv = ["train", "--method", "at", "--eps", "0.3", "--method.eps-warmup", "2", "--method.burn-in", "75", "--method.trades-beta", "6",
+            "--method.inner", "fgsm-rs", "--method-param", "gamma=3", "--set", "method.params.bias=-0.2"]
+    assert build_parser().parse_args(argv).overrides == [
+        ("method.name", "at"), ("method.params.eps", 0.3), ("method.params.eps_warmup", 2), ("method.params.burn_in", 75),
+        ("method.params.trades_beta", 6), ("method.params.inner", "fgsm-rs"), ("method.params.gamma", 3), ("method.params.bias", -0.2),
+    ]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--method.eps VALUE, --eps VALUE", "--method.eps-warmup", "--method.burn-in", "--method.trades-beta", "--method.inner", "--method-param KEY=VALUE"):
+        assert flag in text, flag
+    assert "fgsm-rs (fast AT" in text and "[trades] (default: 6.0)" in text and "[noise] (required)" in text
+
+
+def test_fast_at_is_one_flag(tmp_path, capsys):
+    argv = ["train", *SMALL, "--method", "at", "--eps", "0.1", "--method.inner", "fgsm-rs", "--out", str(tmp_path), "--name", "fast"]
+    assert main(argv) == 0
+    summary = json.loads((tmp_path / "fast" / "summary.json").read_text())
+    assert summary["method"]["inner"]["name"] == "fgsm-rs" and summary["method"]["params"]["inner"] == "fgsm-rs"
+    assert "config_version: 2" in (tmp_path / "fast" / "config.yaml").read_text()
 
 
 def test_compare_quickstart_small(tmp_path, capsys):

@@ -21,6 +21,7 @@ from labelrobust.data.subset import (
     stratified_indices,
     stratified_subset,
 )
+from labelrobust.domain import Box
 from labelrobust.errors import ConfigError
 
 
@@ -37,7 +38,8 @@ def _toy(labels: list[int], soft: list[list[float]] | None = None, num_classes: 
         soft_labels=None if soft is None else torch.tensor(soft, dtype=torch.float32),
     )
     names = tuple("abcdefghij"[:num_classes])
-    return Dataset("toy", names, split, split, (0.0,), (1.0,))
+    # The inputs are the sample numbers 0..n-1, so the domain is declared to hold them.
+    return Dataset("toy", names, split, split, (0.0,), (1.0,), domain=Box(0.0, float(max(n, 1))))
 
 
 # --- stratified subsets -------------------------------------------------------------------

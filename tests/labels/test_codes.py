@@ -31,7 +31,7 @@ def test_interval_decode_matches_floor_formula(o, s0):
     assert space.decode(torch.tensor([[o]])).item() == (c if inside else ABSTAIN)
 
 
-@pytest.mark.parametrize("kwargs, message", [({"alpha": 0}, "gap alpha must be > 0"), ({"beta": -1}, "width beta must be > 0"), ({"s0": float("nan")}, "s0 must be a finite")])
+@pytest.mark.parametrize("kwargs, message", [({"alpha": 0}, "gap alpha must be a finite number > 0, got 0"), ({"beta": -1}, "width beta must be a finite number > 0, got -1"), ({"s0": float("nan")}, "s0 must be a finite")])
 def test_interval_rejects_bad_parameters(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         make_label_space("interval", 10, **kwargs)

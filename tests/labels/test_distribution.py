@@ -26,12 +26,12 @@ def test_smoothing_target_and_kl_by_hand():
     torch.testing.assert_close(t, torch.tensor([[0.05, 0.05, 0.85, 0.05]]))
     logits = torch.tensor([[1.0, 0.0, 2.0, -1.0]])
     p = torch.softmax(logits, 1)[0].tolist()
-    expected = sum(ti * math.log(ti / pi) for ti, pi in zip(t[0].tolist(), p))
+    expected = sum(ti * math.log(ti / pi) for ti, pi in zip(t[0].tolist(), p, strict=True))
     assert space.loss(logits, t).item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_smoothing_rejects_bad_eps():
-    with pytest.raises(ConfigError, match=r"eps must be a number in \[0, 1\)"):
+    with pytest.raises(ConfigError, match=r"eps must be a finite number in \[0, 1\)"):
         make_label_space("smoothing", 10, eps=1.0)
 
 

@@ -107,3 +107,21 @@ def test_unknown_name_and_parameter():
         make_label_space("smoothing", K, epsilon=0.1)
     with pytest.raises(ConfigError, match="num_classes must be an integer ≥ 2"):
         make_label_space("onehot", 1)
+
+
+@pytest.mark.parametrize("name", available_label_spaces())
+def test_log_probabilities_is_the_stable_log_of_probabilities(name, device):
+    """``log_probabilities`` (the primitive TRADES, MART and the margins use) is
+    ``log_softmax(scores)``: its exponential is ``probabilities``, and it stays finite where the
+    probabilities underflow to 0 (their log would be −inf)."""
+    space = make_label_space(name, K)
+    outputs = torch.randn(32, space.out_dim, device=device) * 3
+    log_p = space.log_probabilities(outputs)
+    assert log_p.shape == (32, K) and log_p.device == outputs.device
+    torch.testing.assert_close(log_p.exp(), space.probabilities(outputs))
+    torch.testing.assert_close(log_p, torch.log_softmax(space.scores(outputs), 1))
+    extreme = outputs * 1e4
+    assert (space.probabilities(extreme) == 0).any()  # underflow: log(probabilities) would be −inf here
+    assert torch.isfinite(space.log_probabilities(extreme)).all()
+    with pytest.raises(ConfigError, match="reads outputs of shape"):
+        space.log_probabilities(torch.zeros(3, space.out_dim + 1, device=device))

@@ -160,8 +160,8 @@ def test_numeric_parameters_accept_float_spellings(name, params, attribute, valu
     "name, params, message",
     [
         ("binary", {"scale": "big"}, r"scale S must be a finite number ≥ 0, got 'big'"),
-        ("binary", {"bits": "4.5"}, r"bits must be a positive integer, got 4\.5"),
-        ("smoothing", {"eps": "0.1.2"}, r"eps must be a number in \[0, 1\), got '0\.1\.2'"),
+        ("binary", {"bits": "4.5"}, r"bits must be an integer ≥ 1 or None, got 4\.5"),
+        ("smoothing", {"eps": "0.1.2"}, r"eps must be a finite number in \[0, 1\), got '0\.1\.2'"),
         ("interval", {"alpha": "nan"}, "alpha must be a finite number"),
         ("wasserstein", {"lam": "-inf"}, r"lam \(λ\) must be a number > 0, got -inf"),
         ("wasserstein", {"power": [1]}, r"power p must be a finite number > 0, got \[1\]"),

@@ -61,3 +61,23 @@ def test_refuses_soft_targets_and_bad_power():
         make_label_space("wasserstein", 3).encode(torch.full((1, 3), 1 / 3))
     with pytest.raises(ConfigError, match="power p must be"):
         make_label_space("wasserstein", 3, power=0)
+
+
+def test_float64_outputs_on_every_device(device):
+    """The cost matrix follows the outputs' dtype and device (float64 outputs used to fail in
+    the matmul with the float32 one-hot targets): loss, gradient, scores and decode."""
+    space = make_label_space("wasserstein", 3, cost=TOY, power=2.0, lam=2.0)
+    logits = torch.tensor([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]], dtype=torch.float64, device=device, requires_grad=True)
+    y = torch.tensor([0, 2], device=device)
+    loss = space.loss(logits, space.encode(y))
+    assert loss.dtype == torch.float64 and loss.device == logits.device
+    q = torch.softmax(logits.detach().cpu(), 1)[0].tolist()  # row 0 by hand, as in test_loss_by_hand_on_the_toy_metric
+    expected = 100 * q[1] + 0.0001 * q[2] + sum(v * math.log(v) for v in q) / (2.0 * math.log(3))
+    assert loss[0].item() == pytest.approx(expected, rel=1e-12)  # float64 all the way: far below float32's 1e-7
+    loss.sum().backward()
+    assert logits.grad.dtype == torch.float64 and torch.isfinite(logits.grad).all()
+    scores = space.scores(logits.detach())
+    assert scores.dtype == torch.float64 and torch.equal(space.decode(logits.detach()), torch.tensor([2, 0], device=device))
+    # the float32 copy of the cost is separate: the same space keeps working in float32
+    loss32 = space.loss(logits.detach().float(), space.encode(y))
+    assert loss32.dtype == torch.float32 and torch.allclose(loss32.double(), loss.detach(), rtol=1e-5)

@@ -56,3 +56,46 @@ def test_soft_distances_only_with_soft_labels(data_root):
 def test_evaluate_run_errors(tmp_path):
     with pytest.raises(CheckpointError, match="is not a run directory"):
         evaluate_run(tmp_path)
+
+
+def _copy_run(exp, into):
+    import shutil
+    from pathlib import Path
+
+    source = Path(exp.config.out) / exp.config.run_name()
+    return Path(shutil.copytree(source, into / source.name, ignore=shutil.ignore_patterns("eval")))
+
+
+def test_clean_files_record_weights_and_samples(trained, tmp_path):
+    import csv
+    import json
+
+    from labelrobust.runs import weights_sha256
+
+    run = _copy_run(trained("onehot"), tmp_path)
+    report = evaluate_run(run, device="cpu")
+    sha = weights_sha256(run / "model.safetensors")
+    saved = json.loads((run / "eval" / "clean-test.json").read_text())
+    assert saved["format"] == "labelrobust-clean-eval-2" and saved["weights"]["sha256"] == sha and saved["samples"]["n"] == report.n
+    assert saved["samples"]["split"] == "test" and len(saved["samples"]["sha256"]) == 64
+    row = next(csv.DictReader((run / "eval" / "clean-test.csv").open()))
+    assert row["weights"] == "latest" and row["weights_sha256"] == sha
+    confusion = list(csv.reader((run / "eval" / "confusion-test.csv").open()))
+    assert confusion[0][-3:] == ["weights", "weights_sha256", "samples_sha256"] and all(r[-2] == sha for r in confusion[1:])
+    with pytest.raises(ConfigError, match="batch_size must be a positive integer"):
+        evaluate_run(run, batch_size=-1)
+
+
+def test_clean_metrics_on_the_device(trained, tmp_path, device):
+    """The model on ``device``, the data on the CPU: the outputs come back to the CPU."""
+    import copy
+
+    from labelrobust.metrics.inference import model_outputs
+
+    exp = trained("onehot")
+    model = copy.deepcopy(exp.model).to(device)
+    images = exp.dataset.test.subset(torch.arange(40))
+    outputs = model_outputs(model, images, batch_size=16)
+    assert outputs.device.type == "cpu" and torch.allclose(outputs, model_outputs(exp.model, images), atol=1e-4)
+    assert 0 <= evaluate_clean(model, exp.space, images, exp.dataset.class_names, batch_size=16).accuracy <= 1
+    assert evaluate_run(_copy_run(exp, tmp_path), device=device).n > 0

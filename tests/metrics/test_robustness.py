@@ -29,6 +29,21 @@ def test_accuracy_success_survival_by_hand():
     assert stability_ratio(0.45, 0.9) == pytest.approx(0.5)
 
 
+def test_robust_accuracy_never_counts_a_sample_wrong_before_the_attack():
+    pushed_onto_its_label = torch.tensor([0, -1, 1, 1, 2, 2])  # sample 3 (clean 2, true 1) now says 1
+    assert robust_accuracy(pushed_onto_its_label, LABELS) == pytest.approx(3 / 6)  # 0, 3, 5
+    assert robust_accuracy(pushed_onto_its_label, LABELS, CLEAN) == pytest.approx(2 / 6)  # 0, 5: 3 was wrong already
+    assert robust_accuracy(ADV, LABELS, CLEAN) == pytest.approx(2 / 6)
+
+
+def test_survival_leaves_out_clean_abstentions():
+    clean = torch.tensor([0, -1, 2, -1])
+    adv = torch.tensor([0, -1, 1, 2])  # the abstaining samples have no dominant class to keep
+    assert survival_rate(clean, adv) == pytest.approx(1 / 2)
+    with pytest.raises(ConfigError, match="no sample left to measure survival on"):
+        survival_rate(torch.tensor([-1, -1]), torch.tensor([0, -1]))
+
+
 def test_transfer_matrix_by_hand():
     clean_correct = torch.tensor([[1, 1, 1, 0], [1, 0, 1, 1]], dtype=torch.bool)
     adv_wrong = torch.tensor(
@@ -52,6 +67,10 @@ def test_confusion_with_abstain_column():
 def test_errors():
     with pytest.raises(ConfigError, match="same shape"):
         robust_accuracy(torch.zeros(2, dtype=torch.long), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ConfigError, match="same shape"):
+        robust_accuracy(torch.zeros(3, dtype=torch.long), torch.zeros(3, dtype=torch.long), torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ConfigError, match="robust accuracy of an empty split is undefined"):
+        robust_accuracy(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long))
     with pytest.raises(ConfigError, match="needs the labels"):
         survival_rate(CLEAN, ADV, target=2)
     with pytest.raises(ConfigError, match="clean accuracy > 0"):

@@ -22,6 +22,7 @@ def _cases() -> dict[str, tuple[tuple[int, ...], int, tuple[int, ...]]]:
     """name → (input_shape, batch size, head sizes checked)."""
     small = {
         "mlp": ((2,), 5, OUT_DIMS),
+        "mlp-resnet": ((2,), 5, OUT_DIMS),
         "mnist-cnn": ((1, 28, 28), 3, OUT_DIMS),
         "multilabel-cnn": ((1, 28, 56), 3, OUT_DIMS),
         "resnet18": ((3, 16, 16), 2, OUT_DIMS),

@@ -46,14 +46,14 @@ def run(cmd, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("method", [[], ["--method", "clirat", "--eps", "0.1", "--method.steps", "2"]], ids=["standard", "clirat"])
 def test_two_gloo_processes_follow_the_single_process_curve(tmp_path, method):
-    single = run([sys.executable, "-m", "labelrobust", "train", *ARGS, *method, "--out", str(tmp_path), "--name", "one"], tmp_path)
+    run([sys.executable, "-m", "labelrobust", "train", *ARGS, *method, "--out", str(tmp_path), "--name", "one"], tmp_path)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(free_port())]
     double = run([*torchrun, "-m", "labelrobust", "train", *ARGS, *method, "--out", str(tmp_path), "--name", "two"], tmp_path)
     assert double.stdout.count("run directory:") == 1  # rank 0 alone reports
     one, two = read_metrics(tmp_path / "one"), read_metrics(tmp_path / "two")
     assert [r["epoch"] for r in two] == [1, 2, 3]
     tol = 1e-4 if not method else 0.05  # adversarial: each rank draws its own random starts
-    for a, b in zip(one, two):
+    for a, b in zip(one, two, strict=True):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=tol, abs=tol)
         assert b["train_acc"] == pytest.approx(a["train_acc"], abs=0.02 if method else 1e-3)
     if method:

@@ -79,7 +79,7 @@ def test_same_seed_same_weights_other_seed_differs(tmp_path):
     )
 
 
-@pytest.mark.parametrize("method", [{}, {"method.name": "clirat", "method.eps": 0.1, "method.steps": 2}])
+@pytest.mark.parametrize("method", [{}, {"method.name": "clirat", "method.params.eps": 0.1, "method.params.steps": 2}])
 def test_resume_mid_epoch_gives_identical_weights(tmp_path, method):
     # crop-flip and the inner attack's random start draw from the global RNG: the checkpoint
     # must carry its state across the split
@@ -132,7 +132,7 @@ def test_existing_run_needs_resume_and_matching_config(tmp_path):
     assert [r["epoch"] for r in read_metrics(longer)] == [1, 2]
 
 
-@pytest.mark.parametrize("method", [{}, {"method.name": "trades", "method.eps": 0.1, "method.steps": 1}])
+@pytest.mark.parametrize("method", [{}, {"method.name": "trades", "method.params.eps": 0.1, "method.params.steps": 1}])
 def test_divergence_names_epoch_and_batch_and_keeps_checkpoint(tmp_path, method):
     cfg = digits_config(tmp_path, epochs=3, **{"labels.name": "binary", "labels.params": {"scale": 1e30}, **method})
     # no checkpoint exists yet, and the message must not claim one
@@ -160,7 +160,7 @@ def test_soft_labels_train_on_disk2d(tmp_path):
 
 
 def test_adversarial_run_logs_its_diagnostics(tmp_path):
-    cfg = digits_config(tmp_path, epochs=2, **{"method.name": "clirat", "method.eps": 0.2, "method.steps": 3, "method.burn_in": 1})
+    cfg = digits_config(tmp_path, epochs=2, **{"method.name": "clirat", "method.params.eps": 0.2, "method.params.steps": 3, "method.params.burn_in": 1})
     run_dir = train(cfg, quiet=True)
     first, second = read_metrics(run_dir)
     for record in (first, second):
@@ -176,8 +176,26 @@ def test_adversarial_run_logs_its_diagnostics(tmp_path):
 
 
 def test_method_errors_surface_before_any_training(tmp_path):
-    with pytest.raises(ConfigError, match="needs method.eps"):
+    with pytest.raises(ConfigError, match=r"method .trades. needs parameter eps \(method.params.eps\)"):
         train(digits_config(tmp_path, **{"method.name": "trades"}), quiet=True)
     with pytest.raises(ConfigError, match="covers all 3 epochs"):
-        train(digits_config(tmp_path, **{"method.name": "clirat", "method.eps": 0.1, "method.burn_in": 3}), quiet=True)
+        train(digits_config(tmp_path, **{"method.name": "clirat", "method.params.eps": 0.1, "method.params.burn_in": 3}), quiet=True)
     assert not (tmp_path / "run").exists()
+
+
+def test_fast_at_with_fgsm_rs_beats_standard_training_under_fgsm(tmp_path):
+    """Fast AT (Wong et al. 2020) is one flag: ``inner: fgsm-rs``. On digits it lifts FGSM
+    robust accuracy at eps 0.15 well above standard training's (measured: 16.5% → 34%)."""
+    from labelrobust.attacks import make_attack
+
+    def fgsm_accuracy(run_dir):
+        exp = load_run(run_dir)
+        x, y = exp.dataset.test.float_images(), exp.dataset.test.labels
+        return 1 - make_attack("fgsm", norm="linf", eps=0.15)(exp.model, exp.space, x, y).success.float().mean().item()
+
+    small = {"epochs": 5, "data.test_size": 200}
+    standard = train(digits_config(tmp_path, "standard", **small), quiet=True)
+    fast = train(digits_config(tmp_path, "fast", **small, **{"method.name": "at", "method.params.eps": 0.15, "method.params.inner": "fgsm-rs"}), quiet=True)
+    inner = json.loads((fast / "summary.json").read_text())["method"]["inner"]
+    assert inner["name"] == "fgsm-rs" and inner["budget"]["step_size"] == pytest.approx(1.25 * 0.15)
+    assert fgsm_accuracy(fast) > fgsm_accuracy(standard) + 0.1

@@ -82,11 +82,11 @@ def test_precision_errors():
 
 def test_adversarial_training_in_bf16_follows_fp32(tmp_path):
     """PGD-AT with the inner attack and the loss in bf16 (channels-last) tracks the float32 run."""
-    settings = {"epochs": 4, "method.name": "at", "method.eps": 0.1, "method.steps": 2}
+    settings = {"epochs": 4, "method.name": "at", "method.params.eps": 0.1, "method.params.steps": 2}
     full = read_metrics(train(digits_config(tmp_path, "fp32", **settings), quiet=True))
     mixed = read_metrics(train(digits_config(tmp_path, "bf16", precision="bf16", channels_last=True, **settings), quiet=True))
     assert mixed[-1]["train_loss"] < mixed[0]["train_loss"] - 0.3  # it learns
-    for a, b in zip(full, mixed):
+    for a, b in zip(full, mixed, strict=True):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=0.05)
         assert b["train_acc"] == pytest.approx(a["train_acc"], abs=0.1)
 

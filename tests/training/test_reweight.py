@@ -10,7 +10,7 @@ import torch
 from labelrobust.config import MethodConfig
 from labelrobust.errors import ConfigError
 from labelrobust.labels import make_label_space
-from labelrobust.training.methods import make_method
+from labelrobust.training.methods import describe, make_method
 from labelrobust.training.reweight import normalise, unnormalised_weights
 
 
@@ -31,27 +31,35 @@ def test_global_normaliser_matches_one_process():
     assert torch.allclose(whole, halves)
 
 
-def test_composites_resolve_to_the_papers_settings():
+def test_presets_resolve_to_the_papers_settings():
     space = make_label_space("onehot", 10)
-    method, weighting = make_method(MethodConfig(name="clirat", eps=0.3), space)
+    method, weighting = make_method(MethodConfig("clirat", {"eps": 0.3}), space)
     assert method.name == "at" and (weighting.margin, weighting.gamma, weighting.bias) == ("cl-pm", 10.0, -0.5)
-    method, weighting = make_method(MethodConfig(name="clir-trades", eps="8/255"), space)
-    assert method.name == "trades" and method.beta == 5.0 and (weighting.gamma, weighting.bias) == (2.0, 0.0)
-    assert method.pgd.threat.eps == pytest.approx(8 / 255) and method.pgd.step_size == pytest.approx(2 / 255)
-    method, weighting = make_method(MethodConfig(name="mart", eps=0.1, reweight="pm", gamma=3.0), space)
-    assert method.lam == 6.0 and (weighting.margin, weighting.gamma, weighting.bias) == ("pm", 3.0, -0.5)
-    assert weighting.active(0) and not make_method(MethodConfig(name="mail-at", eps=0.1, burn_in=2), space, epochs=5)[1].active(1)
+    method, weighting = make_method(MethodConfig("clir-trades", {"eps": "8/255"}), space)
+    assert method.name == "trades" and method.params.trades_beta == 5.0 and (weighting.gamma, weighting.bias) == (2.0, 0.0)
+    assert method.inner.threat.eps == pytest.approx(8 / 255) and method.inner.step_size == pytest.approx(2 / 255)
+    method, weighting = make_method(MethodConfig("mart", {"eps": 0.1, "reweight": "pm", "gamma": 3.0}), space)
+    assert method.params.mart_lambda == 6.0 and (weighting.margin, weighting.gamma, weighting.bias) == ("pm", 3.0, -0.5)
+    assert weighting.active(0) and not make_method(MethodConfig("mail-at", {"eps": 0.1, "burn_in": 2}), space, epochs=5)[1].active(1)
+    # a preset's defaults are defaults: the user's parameters win, except the margin the preset is
+    method, weighting = make_method(MethodConfig("mail-trades", {"eps": 0.1, "trades_beta": 1.0, "gamma": 4.0}), space)
+    assert method.params.trades_beta == 1.0 and weighting.gamma == 4.0 and weighting.margin == "pm"
+    assert describe(method)["preset"] == "mail-trades" and describe(method)["reweight"]["gamma"] == 4.0
+    assert make_method(MethodConfig("at", {"eps": 0.1}), space)[1] is None
 
 
 @pytest.mark.parametrize(
     "cfg, message",
     [
-        (MethodConfig(name="clirat", eps=0.3, reweight="pm"), "clirat' reweights by cl-pm"),
-        (MethodConfig(name="standard", reweight="pm"), "has none \\(use at, trades, mart or wpgd\\)"),
-        (MethodConfig(name="at", eps=0.3, gamma=2.0), "need method.reweight pm or cl-pm"),
-        (MethodConfig(name="at", eps=0.3, reweight="margin"), "method.reweight must be one of none, cl-pm, pm"),
-        (MethodConfig(name="clirat", eps=0.3, gamma=-1.0), "method.gamma must be a finite number > 0"),
-        (MethodConfig(name="clirat", eps=0.3, burn_in=5), "covers all 5 epochs"),
+        (MethodConfig("clirat", {"eps": 0.3, "reweight": "pm"}), r"method 'clirat' is at with reweight cl-pm; for reweight pm use method at with params \{reweight: pm\}"),
+        (MethodConfig("standard", {"reweight": "pm"}), "method 'standard' has no parameter 'reweight'; accepted: none"),
+        (MethodConfig("noise", {"noise_std": 0.1, "burn_in": 2}), "method 'noise' has no parameter 'burn_in'; accepted: noise_std"),
+        (MethodConfig("at", {"eps": 0.3, "gamma": 2.0}), "method 'at': gamma, bias and burn_in set the instance weights; they need reweight pm or cl-pm"),
+        (MethodConfig("at", {"eps": 0.3, "reweight": "margin"}), "method 'at': reweight must be one of none, cl-pm, pm, got 'margin'"),
+        (MethodConfig("clirat", {"eps": 0.3, "gamma": -1.0}), "method 'clirat': gamma must be a finite number > 0, got -1.0"),
+        (MethodConfig("clirat", {"eps": 0.3, "bias": float("nan")}), "method 'clirat': bias must be a finite number"),
+        (MethodConfig("clirat", {"eps": 0.3, "burn_in": 5}), "method 'clirat': burn_in=5 covers all 5 epochs"),
+        (MethodConfig("clirat", {"eps": 0.3, "burn_in": -1}), "method 'clirat': burn_in must be an integer ≥ 0, got -1"),
     ],
 )
 def test_bad_weightings_fail_before_training(cfg, message):

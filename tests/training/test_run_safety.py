@@ -144,3 +144,17 @@ def test_resume_from_inside_the_run_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(run)
     assert train(config(tmp_path, epochs=2), quiet=True, resume=True, run_dir=".") == run
     assert len(read_metrics(run)) == 2
+
+
+def test_resume_compares_methods_by_what_they_compute(tmp_path):
+    """A method written another way (a preset, a default written out) is the same experiment and
+    resumes; a parameter that changes the training is refused by its key."""
+    at = {"method.name": "clirat", "method.params.eps": 0.1, "method.params.steps": 2}
+    train(config(tmp_path, epochs=1, **at), quiet=True)
+    spelled_out = {"method.name": "at", "method.params.eps": "1/10", "method.params.steps": 2, "method.params.reweight": "cl-pm",
+                   "method.params.gamma": 10, "method.params.bias": -0.5, "method.params.norm": "linf", "method.params.random_start": True}
+    assert len(read_metrics(train(config(tmp_path, epochs=2, **spelled_out), quiet=True, resume=True))) == 2
+    with pytest.raises(CheckpointError, match=r"differs from the saved one in method.params.bias, method.params.gamma, method.params.reweight, method.params.step_size, method.params.steps, which"):
+        train(config(tmp_path, epochs=3, **{"method.name": "at", "method.params.eps": 0.1, "method.params.steps": 3}), quiet=True, resume=True)
+    with pytest.raises(CheckpointError, match=r"differs from the saved one in method.name, which would change the experiment"):
+        train(config(tmp_path, epochs=3, **{"method.name": "trades", "method.params.eps": 0.1, "method.params.steps": 2}), quiet=True, resume=True)

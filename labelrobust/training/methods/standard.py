@@ -6,9 +6,10 @@ from labelrobust.training.methods.base import BatchLosses, Method
 from labelrobust.training.methods.registry import METHODS
 
 
-@METHODS.register("standard", "the label space's own loss on clean inputs")
+@METHODS.register("standard", "the label space's own loss on clean inputs (no parameters)")
 class Standard(Method):
-    adversarial = False
+    """Standard training: the label space's own loss on the clean batch."""
+
     name = "standard"
 
     def losses(self, model, net, x, targets, labels) -> BatchLosses:

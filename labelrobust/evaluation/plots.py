@@ -12,15 +12,16 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from labelrobust.metrics.checks import NEAR_ZERO
-from labelrobust.metrics.robust_eval import Outcome, RobustReport
+from labelrobust.evaluation.checks import NEAR_ZERO
+from labelrobust.evaluation.outcomes import Outcome, RobustReport
 
 MARKERS = "osD^vP*Xh<>pd"
 
 
 def plot_accuracy_vs_eps(report: RobustReport, path: str | Path, title: str = "") -> Path:
     """Robust accuracy against eps, one series per attack plus the worst case over all attacks;
-    stale outcomes are not drawn (the footer counts them)."""
+    stale outcomes are not drawn (the footer counts them). An ensemble attack's series is the
+    robust accuracy after it (the worst case so far), a diagnostic's its own."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -19,10 +19,11 @@ import torch
 from labelrobust.attacks import make_attack, make_threat_model
 from labelrobust.data import ImageSet
 from labelrobust.devices import resolve_device
+from labelrobust.domain import UNIT_BOX, Box
 from labelrobust.errors import ConfigError
 from labelrobust.metrics.clean import load_evaluated_run
 from labelrobust.metrics.inference import eval_mode, first_samples, model_outputs, positive_int, sample_identity
-from labelrobust.metrics.robust_eval import eps_text
+from labelrobust.evaluation.specs import eps_text
 from labelrobust.metrics.robustness import transfer_rate_matrix
 from labelrobust.runs import Experiment
 
@@ -72,13 +73,14 @@ def transfer_between_runs(
         if not torch.equal(e.dataset.test.labels, base.labels) or not torch.equal(e.dataset.test.source_index, base.source_index):
             raise ConfigError(f"run {d} has a different test split from {run_dirs[0]}; transfer needs the same samples for every model")
     threat = make_threat_model(norm, eps)
-    threat.check_domain(tuple(base.images.shape[1:]), "eps")
+    domain = getattr(exps[0].dataset, "domain", UNIT_BOX)
+    threat.check_domain(tuple(base.images.shape[1:]), domain, "eps")
     images = first_samples(base, n)
     labels = images.labels
     clean_correct = torch.stack([_decisions(e, images, batch_size) == labels for e in exps])
     wrong = torch.zeros(len(exps), len(exps), len(labels), dtype=torch.bool)
     for i, crafter in enumerate(exps):
-        adv = ImageSet(_craft(crafter, images, attack, threat.eps, norm, batch_size, seed, params), labels)
+        adv = ImageSet(_craft(crafter, images, attack, threat.eps, norm, batch_size, seed, params, domain), labels)
         for j, victim in enumerate(exps):
             wrong[i, j] = _decisions(victim, adv, batch_size) != labels
     return TransferResult(
@@ -92,7 +94,7 @@ def _decisions(exp: Experiment, images: ImageSet, batch_size: int) -> torch.Tens
     return exp.space.decode(model_outputs(exp.model, images, batch_size, exp.config.device))
 
 
-def _craft(exp: Experiment, images: ImageSet, attack: str, eps: float, norm: str, batch_size: int, seed: int, params: dict) -> torch.Tensor:
+def _craft(exp: Experiment, images: ImageSet, attack: str, eps: float, norm: str, batch_size: int, seed: int, params: dict, domain: Box) -> torch.Tensor:
     """Adversarial examples crafted on ``exp``'s model, on its device; returned on the CPU."""
     attacker = make_attack(attack, norm=norm, eps=eps, **params)
     torch.manual_seed(seed)
@@ -101,5 +103,5 @@ def _craft(exp: Experiment, images: ImageSet, attack: str, eps: float, norm: str
         for start in range(0, len(images), batch_size):
             x = images.float_images(slice(start, start + batch_size)).to(exp.config.device)
             y = images.labels[start : start + batch_size].to(exp.config.device)
-            out.append(attacker(exp.model, exp.space, x, y).x_adv.cpu())
+            out.append(attacker(exp.model, exp.space, x, y, domain=domain).x_adv.cpu())
     return torch.cat(out)
