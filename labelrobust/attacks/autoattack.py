@@ -40,6 +40,7 @@ from labelrobust.attacks.scores_model import (
 from labelrobust.attacks.threat import ThreatModel
 from labelrobust.domain import Box
 from labelrobust.errors import ConfigError
+from labelrobust.validation import number
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,14 @@ class AutoAttack(PublishedAttack):
     def published_objective(self) -> str:  # type: ignore[override]
         return "+".join(SUB_ATTACK_LOSSES[a] for a in self.sub_attacks)
 
+    def unsupported(self, input_shape: tuple[int, ...], num_classes: int) -> str | None:
+        if "square" in self.sub_attacks and len(input_shape) != 3:
+            return f"{self.name}: its Square sub-attack needs images (C, H, W), got inputs of shape {tuple(input_shape)}"
+        need = max(MIN_CLASSES.get(a, 2) for a in self.sub_attacks)
+        if num_classes < need:
+            return f"{self.name}: {', '.join(a for a in self.sub_attacks if MIN_CLASSES.get(a, 2) > num_classes)} need at least {need} classes, got {num_classes}"
+        return None
+
     def budget(self) -> dict:
         """The version's budget with every package default resolved (pyautoattack 0.2.0)."""
         restarts = self.n_restarts if self.n_restarts is not None else (5 if self.version == "plus" else 1)
@@ -224,14 +233,17 @@ class _APGD(PublishedAttack):
         published_norm(threat, self.name)
         check_count(n_iter, "n_iter", self.name)
         check_count(n_restarts, "n_restarts", self.name)
-        if not 0.0 < rho < 1.0:
-            raise ConfigError(f"{self.name}: rho must lie in (0, 1), got {rho!r}")
+        rho = number(rho, f"{self.name}: rho", low=0.0, high=1.0, low_open=True, high_open=True)
         self.n_iter, self.n_restarts, self.rho = n_iter, n_restarts, float(rho)
         self.seed = check_seed(seed, self.name)
 
     @property
     def published_objective(self) -> str:  # type: ignore[override]
         return self.loss
+
+    def unsupported(self, input_shape: tuple[int, ...], num_classes: int) -> str | None:
+        need = MIN_CLASSES.get(self.name, 2)
+        return None if num_classes >= need else f"{self.name} needs at least {need} classes, got {num_classes}"
 
     def budget(self) -> dict:
         return {"n_iter": self.n_iter, "n_restarts": self.n_restarts, "rho": self.rho, "seed": self.seed}

@@ -36,6 +36,7 @@ from labelrobust.attacks.threat import ThreatModel
 from labelrobust.domain import UNIT_BOX, Box
 from labelrobust.errors import ConfigError
 from labelrobust.labels import ABSTAIN, LabelSpace
+from labelrobust.validation import number
 
 WHITE_BOX, BLACK_BOX, TRANSFER, ENSEMBLE = "white-box", "black-box", "transfer", "ensemble"
 """Attack kinds: gradients of the victim; forward passes of the victim only; gradients of
@@ -119,6 +120,17 @@ def check_same_device(model: torch.nn.Module, x: Tensor) -> None:
         )
 
 
+def step_size_value(value: object, who: str, eps: float) -> float:
+    """A step size as a number or a fraction (``2/255``), finite and > 0 (0 allowed at eps 0)."""
+    from labelrobust.attacks.threat import parse_eps
+
+    try:
+        step = parse_eps(value) if isinstance(value, str) else value
+    except ConfigError:
+        raise ConfigError(f"{who}: step_size must be a number or a fraction like 2/255, got {value!r}") from None
+    return number(step, f"{who}: step_size", low=0.0, low_open=eps > 0)
+
+
 class PassCounter:
     """Counts the samples pushed through ``model`` while active (a forward pre-hook), and those
     whose pass builds a graph back to the input (grad mode on and the input requiring grad)."""
@@ -175,6 +187,11 @@ class Attack(ABC):
     @abstractmethod
     def budget(self) -> dict:
         """The attack's budget knobs with every default resolved (steps, restarts, queries)."""
+
+    def unsupported(self, input_shape: tuple[int, ...], num_classes: int) -> str | None:
+        """Why this attack cannot run on inputs of ``input_shape`` with ``num_classes`` classes
+        (None: it can), so an evaluation can refuse or skip it before any attack runs."""
+        return None
 
     def describe(self) -> AttackDescription:
         return AttackDescription(self.name, self.kind, self.objective_name, self.adaptive, self.threat.norm, self.threat.eps, self.budget())

@@ -14,7 +14,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from labelrobust.attacks.base import GradientAttack, Search
+from labelrobust.attacks.base import GradientAttack, Search, step_size_value
 from labelrobust.attacks.objectives import Objective
 from labelrobust.attacks.registry import ATTACKS
 from labelrobust.attacks.threat import ThreatModel
@@ -36,9 +36,7 @@ class FGSM(GradientAttack):
         if not isinstance(self.random_start, bool):
             raise ConfigError(f"{self.name}: random_start must be true or false, got {random_start!r}")
         default = 1.25 * threat.eps if self.random_start else threat.eps
-        self.step_size = default if step_size is None else float(step_size)
-        if self.step_size <= 0 and threat.eps > 0:
-            raise ConfigError(f"{self.name}: step_size must be > 0, got {self.step_size}")
+        self.step_size = default if step_size is None else step_size_value(step_size, self.name, threat.eps)
 
     def budget(self) -> dict:
         return {"steps": 1, "restarts": 1, "step_size": self.step_size, "random_start": self.random_start}

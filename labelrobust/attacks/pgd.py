@@ -23,13 +23,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from labelrobust.attacks.base import GradientAttack, Search
+from labelrobust.attacks.base import GradientAttack, Search, step_size_value
 from labelrobust.attacks.objectives import Objective
 from labelrobust.attacks.registry import ATTACKS
 from labelrobust.attacks.step_schedules import APGDSchedule, ConstantSchedule
 from labelrobust.attacks.threat import ThreatModel
 from labelrobust.domain import UNIT_BOX, Box
 from labelrobust.errors import ConfigError
+from labelrobust.validation import number as checked_number
 from labelrobust.labels import LabelSpace
 
 SCHEDULES = ("constant", "apgd")
@@ -75,15 +76,12 @@ class PGD(GradientAttack):
             raise ConfigError(f"{self.name}: momentum must lie in [0, 1), got {momentum!r}")
         if schedule == "apgd" and momentum:
             raise ConfigError(f"{self.name}: schedule='apgd' brings its own momentum (0.75); leave momentum at 0")
-        if not 0.0 < rho < 1.0:
-            raise ConfigError(f"{self.name}: rho must lie in (0, 1), got {rho!r}")
+        rho = checked_number(rho, f"{self.name}: rho", low=0.0, high=1.0, low_open=True, high_open=True)
         for flag, value in (("random_start", random_start), ("early_stop", early_stop)):
             if not isinstance(value, bool):
                 raise ConfigError(f"{self.name}: {flag} must be true or false, got {value!r}")
         default = 2.0 * threat.eps if schedule == "apgd" else 2.5 * threat.eps / steps
-        self.step_size = default if step_size is None else float(step_size)
-        if self.step_size <= 0 and threat.eps > 0:
-            raise ConfigError(f"{self.name}: step_size must be > 0, got {self.step_size}")
+        self.step_size = default if step_size is None else step_size_value(step_size, self.name, threat.eps)
         self.random_start, self.momentum, self.early_stop = random_start, float(momentum), early_stop
         self.schedule, self.rho = schedule, float(rho)
 

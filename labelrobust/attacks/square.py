@@ -53,6 +53,11 @@ class Square(PublishedAttack):
         self.n_queries, self.n_restarts, self.p_init = n_queries, n_restarts, float(p_init)
         self.seed = check_seed(seed, self.name)
 
+    def unsupported(self, input_shape: tuple[int, ...], num_classes: int) -> str | None:
+        if len(input_shape) != 3:
+            return f"{self.name} draws squares on images: inputs must have shape (C, H, W), got {tuple(input_shape)}"
+        return None
+
     def budget(self) -> dict:
         return {"n_queries": self.n_queries, "n_restarts": self.n_restarts, "p_init": self.p_init, "seed": self.seed}
 

@@ -10,7 +10,8 @@ APGD, as in the paper: the step starts at ``η = 2·eps``; each iterate is
 α = 0.75 (``x_1 = z``). At the checkpoints ``w_j = ⌈p_j·N⌉`` (``p_0 = 0``, ``p_1 = 0.22``,
 ``p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06)``) a sample's step is halved, and it restarts
 from its best point so far, when fewer than ``ρ·(w_j − w_{j−1})`` of the steps since the last
-checkpoint raised the objective, or when neither its step nor its best value changed since then.
+checkpoint raised the objective, or when its step was not halved at the last checkpoint and its
+best value did not rise since then.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class APGDSchedule:
         self.best_at_checkpoint = self.best_value.clone()
         self.previous_x: Tensor | None = None
         self.restart = torch.zeros(n, dtype=torch.bool, device=x.device)
+        self.reduced = torch.ones(n, dtype=torch.bool, device=x.device)
         self.last_checkpoint = 0
 
     def observe(self, step: int, value: Tensor, x_adv: Tensor) -> None:
@@ -100,16 +102,19 @@ class APGDSchedule:
     def _checkpoint(self, step: int) -> None:
         span = step - self.last_checkpoint
         few = self.improved < self.rho * span
-        stuck = (self.eta == self.eta_at_checkpoint) & (self.best_value == self.best_at_checkpoint)
+        # condition 2: the step was not just halved and the best value did not rise since the
+        # last checkpoint (a step halved at the last checkpoint gets one window to work)
+        stuck = ~self.reduced & (self.best_value <= self.best_at_checkpoint)
         halve = few | stuck
         self.eta = torch.where(halve, self.eta / 2, self.eta)
         self.restart = halve
+        self.reduced = halve
         self.eta_at_checkpoint, self.best_at_checkpoint = self.eta.clone(), self.best_value.clone()
         self.improved.zero_()
         self.last_checkpoint = step
 
     def keep(self, mask: Tensor) -> None:
-        for name in ("eta", "best_value", "best_x", "previous_value", "improved", "eta_at_checkpoint", "best_at_checkpoint", "restart"):
+        for name in ("eta", "best_value", "best_x", "previous_value", "improved", "eta_at_checkpoint", "best_at_checkpoint", "restart", "reduced"):
             setattr(self, name, getattr(self, name)[mask])
         if self.previous_x is not None:
             self.previous_x = self.previous_x[mask]

@@ -75,7 +75,7 @@ def run_suite(args: argparse.Namespace, specs: list[AttackSpec]) -> int:
     report = robust_evaluate_run(
         args.run_dir, specs, split_eps(args.eps), name=args.suite, norm=norm, n=args.n, batch_size=args.batch_size,
         quiet=args.quiet, weights=args.weights, device=args.device, out=args.out,
-        nested=not args.no_nesting, active_set=not args.no_nesting,
+        nested=not args.no_nesting, active_set=not args.no_nesting, skip_unsupported=True,
     )
     emit_report(report, written(args.run_dir, args.out, args.suite, norm, None))
     return 0

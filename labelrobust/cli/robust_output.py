@@ -67,7 +67,7 @@ def emit_report(report: RobustReport, files: str) -> None:
             emit("worst case over all attacks: " + ", ".join(
                 f"eps {texts[e]}: robust accuracy {100 * m['robust_accuracy']:.2f}%, survival {_percent(m['survival'])}" for e, m in worst.items()))
         cost = total_cost(report)
-        emit(f"cost: {cost['gradients']:,} input-gradient and {cost['forwards']:,} forward passes (per sample) in {cost['seconds']:.1f} s; "
+        emit(f"cost: {cost['gradients']:,} input-gradient and {cost['forwards']:,} forward passes (summed over samples) in {cost['seconds']:.1f} s; "
              f"nested eps skipped {cost['skipped_nested']:,} and the active set {cost['skipped_active']:,} of "
              f"{cost['attacked'] + cost['skipped_nested'] + cost['skipped_active']:,} (sample, attack, eps) attacks")
         emit("robust accuracy is against the true label; survival (dominant class unchanged) against the clean prediction; "

@@ -31,6 +31,10 @@ from labelrobust.metrics.inference import eval_mode, model_device
 
 DOCS = "docs/flags.md"
 NEAR_ZERO = 0.05
+BLACK_BOX_TOLERANCE = 0.005
+"""A black-box attack may break at most 2 samples or 0.5% of them (the suite's target gap to
+AutoAttack) that the white-box attacks left standing; all such samples go one way, so the
+two-sided chance level does not apply."""
 VANISHING = 1e-12
 """A gradient whose largest entry is below this is numerically zero: a step of size eps along
 it moves the loss by at most ~D·eps·1e-12, far below float32's resolution of the loss."""
@@ -85,7 +89,7 @@ def _pairs(report: RobustReport, name: str, pick, what: str) -> Flag:
     for _, runs in sorted(_diagnostics(report).items()):
         for a in runs:
             for b in runs:
-                if a is b or not pick(a, b):
+                if a is b or a.nested != b.nested or not pick(a, b):  # a union over radii is no single run
                     continue
                 compared = True
                 hit, only_a, only_b = beats(report, a, b)
@@ -181,9 +185,9 @@ def check_black_box(report: RobustReport) -> Flag:
         attacked, decisions = cell.decision_tensor()
         own = attacked & is_broken(decisions, report.clean_pred, report.target)
         new = int((own & standing).sum())
-        if significant(new, new, len(report.labels)):
+        if new > max(2, BLACK_BOX_TOLERANCE * len(report.labels)):
             bad.append(f"eps {cell.eps_text}: {cell.label} broke {new} samples that every white-box attack left standing")
-            cells.append((cell.label, cell.eps))
+            cells += [(o.label, o.eps) for o in white if o.eps == cell.eps]  # the overstated ones
     if not compared:
         return Flag("black-box-beats-white-box", None, "needs black-box or transfer attacks and white-box attacks at the same eps")
     return Flag("black-box-beats-white-box", not bad, "; ".join(bad) or "no black-box or transfer attack broke a sample the white-box attacks left standing beyond chance", cells)

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from labelrobust.evaluation.specs import DIAGNOSTIC_ROLE, ENSEMBLE_ROLE, eps_text
 from labelrobust.labels import ABSTAIN
-from labelrobust.metrics.robustness import stability_ratio, survival_rate
+from labelrobust.metrics.robustness import stability_ratio, survival_eligible, survival_rate
 
 
 @dataclass
@@ -50,6 +50,9 @@ class Outcome:
     skipped_nested: int = 0
     skipped_active: int = 0
     stale: str | None = None
+    nested: bool = False
+    """Whether the cell skipped samples broken at a smaller eps (a diagnostic's counted
+    decisions are then a union over radii, not one run)."""
     model: dict = field(default_factory=dict, repr=False)
     samples: dict = field(default_factory=dict, repr=False)
     # filled in by the report: the counted decisions and the metrics computed from them
@@ -187,14 +190,12 @@ def merge_worst(clean_pred: Tensor, cells: list[Outcome], target: int | None) ->
 def metrics_of(adv_pred: Tensor, labels: Tensor, clean_pred: Tensor, target: int | None) -> dict[str, float | None]:
     """The headline metrics of counted decisions ``adv_pred`` (see the module docstring)."""
     correct = clean_pred == labels
-    eligible = clean_pred != ABSTAIN
-    if target is not None:
-        eligible &= clean_pred != target
+    eligible = survival_eligible(clean_pred, labels, target)
     out: dict[str, float | None] = {
         "robust_accuracy": (correct & (adv_pred == labels)).float().mean().item() if len(labels) else None,
         "attack_success": (adv_pred[correct] != labels[correct]).float().mean().item() if correct.any() else None,
         "abstain_rate": (adv_pred == ABSTAIN).float().mean().item() if len(labels) else None,
-        "survival": survival_rate(clean_pred[eligible], adv_pred[eligible]) if eligible.any() else None,
+        "survival": survival_rate(clean_pred, adv_pred, labels, target) if eligible.any() else None,
         "target_hit_rate": None if target is None or not eligible.any() else (adv_pred[eligible] == target).float().mean().item(),
         "clean_accuracy": correct.float().mean().item() if len(labels) else None,
     }

@@ -28,6 +28,7 @@ from labelrobust.evaluation.outcomes import RobustReport
 from labelrobust.evaluation.plots import plot_accuracy_vs_eps
 from labelrobust.evaluation.runner import evaluate_attacks
 from labelrobust.evaluation.specs import AttackSpec
+from labelrobust.labels import ABSTAIN
 from labelrobust.metrics.clean import load_evaluated_run, prepare_output, summary_csv
 from labelrobust.metrics.inference import first_samples
 from labelrobust.metrics.robustness import adversarial_confusion
@@ -60,6 +61,7 @@ def robust_evaluate_run(
     out: str | Path | None = None,
     nested: bool = True,
     active_set: bool = True,
+    skip_unsupported: bool = False,
 ) -> RobustReport:
     """Attack the run's test split (its first ``n`` samples) inside the dataset's input domain
     and write ``<stem>.{json,csv,png}`` into ``out`` (default ``RUN_DIR/eval``); see the module
@@ -76,15 +78,28 @@ def robust_evaluate_run(
     report = evaluate_attacks(
         exp.model, exp.space, images, specs, eps, norm,
         target=target, batch_size=batch_size, seed=exp.config.seed, state_path=out_dir / f"{stem}.state.json",
-        model_id=model_id, quiet=quiet, domain=domain, nested=nested, active_set=active_set,
+        model_id=model_id, quiet=quiet, domain=domain, nested=nested, active_set=active_set, skip_unsupported=skip_unsupported,
     )
     if report.stale:
         log.info("%d earlier result(s) in %s were computed on other weights, samples or by an older labelrobust: kept, marked stale", len(report.stale), stem)
     if checks and report.outcomes:
-        probe = images.subset(torch.arange(min(256, len(images))))
-        run_checks(report, [zero_gradient_check(exp.model, exp.space, probe.float_images(), probe.labels, report)])
+        # the gradient the attacks follow: the own loss of the clean prediction, where there is one
+        probe = torch.arange(min(256, len(report.labels)))
+        kept = probe[report.clean_pred[probe] != ABSTAIN]
+        if len(kept):
+            x = _report_images(images, report)[kept]
+            run_checks(report, [zero_gradient_check(exp.model, exp.space, x, report.clean_pred[kept], report)])
+        else:
+            run_checks(report)
     write_results(report, out_dir / stem, run=str(run_dir), name=name, num_classes=exp.space.num_classes, title=f"{exp.config.run_name()} — {name}")
     return report
+
+
+def _report_images(images, report: RobustReport) -> torch.Tensor:
+    """The inputs of the report's samples (a targeted report leaves out the target class)."""
+    if report.target is not None:
+        images = images.subset((images.labels != report.target).nonzero().flatten())
+    return images.float_images()
 
 
 def summarize(report: RobustReport, *, run: str, name: str, num_classes: int) -> dict:

@@ -20,6 +20,7 @@ later call reuses it (``state.py``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -71,6 +72,7 @@ def evaluate_attacks(
     domain: Box = UNIT_BOX,
     nested: bool = True,
     active_set: bool = True,
+    skip_unsupported: bool = False,
 ) -> RobustReport:
     """Attack ``images`` with every spec at every eps; see the module docstring.
 
@@ -81,22 +83,30 @@ def evaluate_attacks(
     of another ``sha256`` are returned as stale instead of reused. The report holds every
     result of ``state_path`` for this norm and target, not only those asked for now.
     ``nested``/``active_set``: skip samples already broken at a smaller eps / by an earlier
-    ensemble attack (both on by default; off, every cell attacks every sample).
+    ensemble attack (both on by default; off, every cell attacks every sample). A saved cell is
+    reused only when its attack, parameters, role and these two settings match.
+    ``skip_unsupported``: leave out (with a warning) attacks that cannot run on these inputs,
+    e.g. Square on 2-D points, instead of refusing.
     """
     positive_int(batch_size, "batch_size")
     boolean(nested, "nested")
     boolean(active_set, "active_set")
     _check_specs(specs)
     shape = tuple(images.images.shape[1:])
+    specs = _supported(specs, norm, shape, space.num_classes, skip_unsupported)
     cells = _plan(specs, eps_values, norm, shape, domain)
     images = _leave_out_target(images, target, space)
     device = model_device(model) if device is None else device
     model_id, samples = dict(model_id or {}), sample_identity(images)
+    if model_id.get("sha256") is None:  # without it, another model's saved cells would be reused
+        model_id["sha256"] = weights_digest(model)
     labels = images.labels
     clean_pred = space.decode(model_outputs(model, images, batch_size, device))
     state = EvaluationState(state_path)
+    wanted = {spec.label: _settings(spec, nested, active_set) for spec in specs}
     mine = lambda e: e["norm"] == norm and e.get("target") == target and stale_reason(e, model_id, samples) is None  # noqa: E731
-    done = [_outcome(e, None) for e in state.entries if mine(e)]
+    same = lambda e: e["label"] not in wanted or e.get("settings") == wanted[e["label"]]  # noqa: E731
+    done = [_outcome(e, None) for e in state.entries if mine(e) and same(e)]
     keys = {(o.label, o.eps) for o in done}
     todo = [c for c in cells if (c.spec.label, c.eps) not in keys]
     if state_path is not None and len(todo) < len(cells):
@@ -107,12 +117,48 @@ def evaluate_attacks(
         for cell in todo:
             skip_nested, skip_active = _skipped(cell, done, clean_pred, target, nested, active_set)
             entry = run.cell(cell, skip_nested, skip_active, _seed_for(seed, cell.spec.label, cell.eps))
-            entry.update(model=model_id, samples=samples, computed=now())
+            entry.update(model=model_id, samples=samples, computed=now(), settings=wanted[cell.spec.label])
             state.put(entry)
             done.append(_outcome(entry, None))
     finally:
         progress.close()
-    return build_report(state.entries, labels, clean_pred, norm, target, model_id, samples, shape, domain)
+    report = build_report([e for e in state.entries if same(e) or not mine(e)], labels, clean_pred, norm, target, model_id, samples, shape, domain)
+    state.save_metrics({(o.label, o.eps, norm, target, model_id.get("sha256"), samples["sha256"]): o.metrics for o in report.outcomes})
+    return report
+
+
+def _settings(spec: AttackSpec, nested: bool, active_set: bool) -> dict:
+    """What a saved cell must match to be reused: the attack, its parameters, its role, and
+    which samples it was allowed to skip."""
+    return {
+        "attack": spec.attack, "params": json.loads(json.dumps(spec.params, sort_keys=True, default=str)), "role": spec.role,
+        "nested": bool(nested and spec.nested), "active_set": bool(active_set and spec.role == ENSEMBLE_ROLE),
+    }
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """A SHA-256 of the model's parameters and buffers, to tell models apart when the caller
+    gives no weights file hash."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", copy=True).contiguous().view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return "state-dict:" + digest.hexdigest()
+
+
+def _supported(specs: list[AttackSpec], norm: str, shape: tuple[int, ...], num_classes: int, skip: bool) -> list[AttackSpec]:
+    """The specs whose attacks can run on these inputs; the others are refused in one line
+    before any attack runs, or, with ``skip`` (suites), left out with a warning."""
+    kept = []
+    for spec in specs:
+        why = spec.build(norm, 0.0).unsupported(shape, num_classes)
+        if why is None:
+            kept.append(spec)
+        elif skip:
+            log.warning("left out %s: %s", spec.label, why)
+        else:
+            raise ConfigError(f"attack {spec.label!r} cannot run here: {why}")
+    return kept
 
 
 def _check_specs(specs: list[AttackSpec]) -> None:
@@ -140,7 +186,10 @@ def _leave_out_target(images: ImageSet, target: int | None, space: LabelSpace) -
         return images
     if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < space.num_classes:
         raise ConfigError(f"target class must lie in 0..{space.num_classes - 1}, got {target}")
-    return images.subset((images.labels != target).nonzero().flatten())
+    kept = images.subset((images.labels != target).nonzero().flatten())
+    if len(kept) == 0:
+        raise ConfigError(f"no sample left after leaving out the samples of the target class {target}; attack a split with other classes")
+    return kept
 
 
 def _skipped(cell: Cell, done: list[Outcome], clean_pred: Tensor, target: int | None, nested: bool, active_set: bool) -> tuple[Tensor, Tensor]:
@@ -218,7 +267,7 @@ def _outcome(entry: dict, stale: str | None) -> Outcome:
         eps=float(entry["eps"]), decisions=entry["decisions"], cost=entry.get("cost", {}), seconds=entry.get("seconds", 0.0),
         eps_text=entry.get("eps_text", ""), target=entry.get("target"), fixed_eps=entry.get("fixed_eps", False),
         order=entry.get("order", 0), skipped_nested=entry.get("skipped_nested", 0), skipped_active=entry.get("skipped_active", 0),
-        stale=stale, model=entry["model"], samples=entry["samples"],
+        stale=stale, model=entry["model"], samples=entry["samples"], nested=entry.get("settings", {}).get("nested", False),
     )
 
 

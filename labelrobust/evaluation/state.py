@@ -47,6 +47,18 @@ class EvaluationState:
             atomic_write_text(self.path, json.dumps({"format": STATE_FORMAT, "entries": self.entries}))
 
 
+    def save_metrics(self, metrics: dict[tuple, dict]) -> None:
+        """Store each cell's counted metrics in its entry (so a cell that later turns stale still
+        shows its numbers) and save once."""
+        changed = False
+        for entry in self.entries:
+            value = metrics.get(cell_key(entry))
+            if value is not None and entry.get("metrics") != value:
+                entry["metrics"], changed = value, True
+        if changed and self.path is not None:
+            atomic_write_text(self.path, json.dumps({"format": STATE_FORMAT, "entries": self.entries}))
+
+
 def read_entries(path: Path | None) -> list[dict]:
     if path is None or not path.is_file():
         return []

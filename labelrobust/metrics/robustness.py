@@ -56,18 +56,30 @@ def survival_rate(clean_pred: Tensor, adv_pred: Tensor, labels: Tensor | None = 
     """Share of samples whose decision is unchanged by the attack (soft-label study).
 
     Samples whose clean decision is an abstention have no dominant class and are left out. For
-    a targeted attack pass ``labels`` and ``target``: samples of the target class are left out.
+    a targeted attack pass ``labels`` and ``target``: samples of the target class, and those
+    already predicted as the target, are left out (``survival_eligible``).
     """
     _same_shape(clean_pred, adv_pred)
-    keep = clean_pred != ABSTAIN
     if target is not None:
         if labels is None:
             raise ConfigError("survival of a targeted attack needs the labels, to leave out the target class")
         _same_shape(clean_pred, labels)
-        keep &= labels != torch.as_tensor(target)
+    keep = survival_eligible(clean_pred, labels, target)
     if not keep.any():
         raise ConfigError("no sample left to measure survival on")
     return (adv_pred[keep] == clean_pred[keep]).float().mean().item()
+
+
+def survival_eligible(clean_pred: Tensor, labels: Tensor | None = None, target: int | Tensor | None = None) -> Tensor:
+    """The samples survival is measured on: those with a dominant class (no clean abstention);
+    for a targeted attack also not of the target class, and not already predicted as the target
+    (nothing to survive)."""
+    keep = clean_pred != ABSTAIN
+    if target is not None:
+        keep &= clean_pred != torch.as_tensor(target)
+        if labels is not None:
+            keep &= labels != torch.as_tensor(target)
+    return keep
 
 
 def stability_ratio(acc_adv: float, acc_clean: float) -> float:

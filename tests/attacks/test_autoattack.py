@@ -26,11 +26,11 @@ def test_autoattack_equals_the_published_package_per_sample(trained):
     """Same model, eps, seed, sub-attacks and batches: the same robust flags and the same points
     (measured: 51 of 100 robust at L∞ 0.1, clean 98)."""
     exp = trained("onehot")
-    x, y = batch(exp)
+    x, y = batch(exp, 50)
     eps = 0.1
     published = pyautoattack.AutoAttack(exp.model, norm="Linf", eps=eps, seed=0, version="custom", attacks=["apgd-ce", "apgd-dlr"])
-    their_x, their_pred = published.run_standard_evaluation(x, y, batch_size=100)
-    ours = make_attack("autoattack", norm="linf", eps=eps, version="custom", attacks=["apgd-ce", "apgd-dlr"], seed=0, batch_size=100)(exp.model, exp.space, x, y)
+    their_x, their_pred = published.run_standard_evaluation(x, y, batch_size=50)
+    ours = make_attack("autoattack", norm="linf", eps=eps, version="custom", attacks=["apgd-ce", "apgd-dlr"], seed=0, batch_size=50)(exp.model, exp.space, x, y)
     assert torch.equal(ours.success, their_pred != y)
     assert torch.equal(ours.x_adv, their_x)
     with torch.no_grad():

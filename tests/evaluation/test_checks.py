@@ -118,8 +118,8 @@ def test_eps_monotone_flags_the_larger_radius_only():
 
 def test_black_box_counts_only_what_each_cell_broke_at_its_own_eps():
     """Square (ensemble, after PGD) breaks 10 samples PGD left at 0.1. At 0.2 those 10 are
-    nested (not attacked again) and Square finds nothing new: only (square, 0.1) is flagged —
-    not every larger radius that carries the 10 in its worst case."""
+    nested (not attacked again) and Square finds nothing new: only the white-box cell at 0.1
+    (the overstated one) is flagged — not every larger radius that carries the 10 in its worst case."""
     n = 100
     cells = [
         ensemble("pgd", 0.1, breaking(n, set(range(30)))),
@@ -129,9 +129,9 @@ def test_black_box_counts_only_what_each_cell_broke_at_its_own_eps():
     ]
     r = report(cells)
     flag = check_black_box(r)
-    assert flag.ok is False and flag.cells == [("square", 0.1)] and "broke 10 samples that every white-box attack left standing" in flag.detail
+    assert flag.ok is False and flag.cells == [("pgd", 0.1)] and "broke 10 samples that every white-box attack left standing" in flag.detail
     run_checks(r)
-    assert [o.label for o in r.outcomes if o.flags] == ["square"] and r.outcomes[1].flags == ["black-box-beats-white-box"]
+    assert [(o.label, o.eps) for o in r.outcomes if o.flags] == [("pgd", 0.1)] and r.outcomes[0].flags == ["black-box-beats-white-box"]
     # a black-box diagnostic that breaks only what the white-box diagnostics broke: fine
     quiet = [cell("pgd", 0.1, breaking(n, set(range(30)))), cell("square", 0.1, breaking(n, set(range(25))), attack="square", kind="black-box", budget=SQUARE, order=1)]
     assert check_black_box(report(quiet)).ok is True

@@ -14,7 +14,6 @@ from torch import nn
 
 from labelrobust.data import ImageSet
 from labelrobust.data.disk2d import load_disk2d
-from labelrobust.domain import Box
 from labelrobust.errors import ConfigError
 from labelrobust.evaluation import DIAGNOSTIC_ROLE, HALF_DIAMETER, AttackSpec, evaluate_attacks, get_suite
 from labelrobust.evaluation.checks import check_large_eps
@@ -42,7 +41,7 @@ def test_nested_eps_skips_what_a_smaller_radius_broke(trained):
     clean = r.clean_pred
     runs = cells(r, "pgd")
     assert runs[0].attacked == 80 and runs[0].skipped_nested == 0
-    for smaller, larger in zip(runs, runs[1:]):
+    for larger in runs[1:]:
         before = torch.zeros(80, dtype=torch.bool)
         for o in runs:
             if o.eps < larger.eps:

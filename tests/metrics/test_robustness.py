@@ -24,8 +24,9 @@ def test_accuracy_success_survival_by_hand():
     assert robust_accuracy(ADV, LABELS) == pytest.approx(2 / 6)  # samples 0 and 5
     assert attack_success_rate(CLEAN, ADV, LABELS) == pytest.approx(3 / 5)  # 1, 2, 4 of the five correct
     assert survival_rate(CLEAN, ADV) == pytest.approx(3 / 6)  # 0, 3, 5 unchanged
-    # targeted at class 2: samples 2 and 5 (true class 2) are left out → 0, 1, 3, 4 → 0 and 3 survive
-    assert survival_rate(CLEAN, ADV, LABELS, target=2) == pytest.approx(2 / 4)
+    # targeted at class 2: samples 2 and 5 (true class 2) and 3 (already predicted as 2: nothing
+    # to survive) are left out → 0, 1, 4 → only 0 survives
+    assert survival_rate(CLEAN, ADV, LABELS, target=2) == pytest.approx(1 / 3)
     assert stability_ratio(0.45, 0.9) == pytest.approx(0.5)
 
 
