@@ -30,16 +30,11 @@ from labelrobust.attacks.step_schedules import APGDSchedule, ConstantSchedule
 from labelrobust.attacks.threat import ThreatModel
 from labelrobust.domain import UNIT_BOX, Box
 from labelrobust.errors import ConfigError
+from labelrobust.validation import integer
 from labelrobust.validation import number as checked_number
 from labelrobust.labels import LabelSpace
 
 SCHEDULES = ("constant", "apgd")
-
-
-def _count(value: object, name: str, who: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{who}: {name} must be an integer ≥ {low}, got {value!r}")
-    return value
 
 
 @ATTACKS.register("pgd", "projected gradient descent: steps, restarts, momentum, APGD schedule, targets, any objective")
@@ -68,8 +63,8 @@ class PGD(GradientAttack):
         targets: int = 0,
     ) -> None:
         super().__init__(threat, objective)
-        self.steps, self.restarts = _count(steps, "steps", self.name), _count(restarts, "restarts", self.name)
-        self.targets = _count(targets, "targets", self.name, low=0)
+        self.steps, self.restarts = integer(steps, f"{self.name}: steps", low=1), integer(restarts, f"{self.name}: restarts", low=1)
+        self.targets = integer(targets, f"{self.name}: targets", low=0)
         if schedule not in SCHEDULES:
             raise ConfigError(f"{self.name}: schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 <= momentum < 1.0:

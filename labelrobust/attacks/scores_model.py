@@ -25,6 +25,7 @@ from labelrobust.attacks.threat import ThreatModel
 from labelrobust.domain import UNIT_BOX, Box
 from labelrobust.errors import ConfigError
 from labelrobust.labels import LabelSpace
+from labelrobust.validation import integer
 
 PUBLISHED_NORMS = {"linf": "Linf", "l2": "L2"}
 """Our norm names → the names the published packages use."""
@@ -128,10 +129,7 @@ def resolve_seed(seed: int | None) -> int:
 
 def check_count(value: object, name: str, who: str, allow_none: bool = False) -> None:
     """Refuse anything but an integer ≥ 1 (or None where allowed)."""
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{who}: {name} must be an integer ≥ 1{' or None' if allow_none else ''}, got {value!r}")
+    integer(value, f"{who}: {name}", low=1, allow_none=allow_none)
 
 
 def pyautoattack() -> ModuleType:

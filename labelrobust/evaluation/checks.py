@@ -25,7 +25,7 @@ import torch
 
 from labelrobust.attacks import BLACK_BOX, TRANSFER, WHITE_BOX
 from labelrobust.domain import UNIT_BOX, Box
-from labelrobust.evaluation.outcomes import Outcome, RobustReport, is_broken, merge_worst, ordered
+from labelrobust.evaluation.outcomes import Outcome, RobustReport, broken_by, is_broken, ordered
 from labelrobust.evaluation.specs import DIAGNOSTIC_ROLE, ENSEMBLE_ROLE, effort, half_diameter
 from labelrobust.metrics.inference import eval_mode, model_device
 
@@ -181,7 +181,7 @@ def check_black_box(report: RobustReport) -> Flag:
         if not white:
             continue
         compared = True
-        standing = ~is_broken(merge_worst(report.clean_pred, white, report.target), report.clean_pred, report.target)
+        standing = ~broken_by(white, report.clean_pred, report.target)
         attacked, decisions = cell.decision_tensor()
         own = attacked & is_broken(decisions, report.clean_pred, report.target)
         new = int((own & standing).sum())

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from labelrobust.evaluation.specs import DIAGNOSTIC_ROLE, ENSEMBLE_ROLE, eps_text
+from labelrobust.evaluation.specs import DIAGNOSTIC_ROLE, eps_text
 from labelrobust.labels import ABSTAIN
 from labelrobust.metrics.robustness import stability_ratio, survival_eligible, survival_rate
 
@@ -162,10 +162,14 @@ class RobustReport:
         return [o.row() for o in [*self.outcomes, *self.stale]]
 
 
+def run_position(eps: float, role: str, order: int) -> tuple[float, int, int]:
+    """Where a cell stands in the run: by eps, diagnostics before the ensemble, then suite order."""
+    return (eps, 0 if role == DIAGNOSTIC_ROLE else 1, order)
+
+
 def ordered(outcomes: list[Outcome]) -> list[Outcome]:
-    """The order cells are run in: by eps, diagnostics before the ensemble, then suite order."""
-    role_rank = {DIAGNOSTIC_ROLE: 0, ENSEMBLE_ROLE: 1}
-    return sorted(outcomes, key=lambda o: (o.eps, role_rank.get(o.role, 1), o.order))
+    """The cells in the order they are run (``run_position``)."""
+    return sorted(outcomes, key=lambda o: run_position(o.eps, o.role, o.order))
 
 
 def is_broken(decisions: Tensor, clean_pred: Tensor, target: int | None) -> Tensor:
@@ -185,6 +189,11 @@ def merge_worst(clean_pred: Tensor, cells: list[Outcome], target: int | None) ->
             hit = mask & (values == target)
             worst[hit] = target
     return worst
+
+
+def broken_by(cells: list[Outcome], clean_pred: Tensor, target: int | None) -> Tensor:
+    """The samples any of ``cells`` broke (in any order; none for no cells)."""
+    return is_broken(merge_worst(clean_pred, cells, target), clean_pred, target)
 
 
 def metrics_of(adv_pred: Tensor, labels: Tensor, clean_pred: Tensor, target: int | None) -> dict[str, float | None]:

@@ -34,7 +34,7 @@ from torch import Tensor
 from labelrobust.data import ImageSet
 from labelrobust.domain import UNIT_BOX, Box
 from labelrobust.errors import ConfigError
-from labelrobust.evaluation.outcomes import Outcome, RobustReport, count_decisions, is_broken, merge_worst, ordered
+from labelrobust.evaluation.outcomes import Outcome, RobustReport, broken_by, count_decisions, ordered, run_position
 from labelrobust.evaluation.progress import Progress, budget_units
 from labelrobust.evaluation.specs import DIAGNOSTIC_ROLE, ENSEMBLE_ROLE, AttackSpec, radius
 from labelrobust.evaluation.state import EvaluationState, stale_reason
@@ -177,8 +177,7 @@ def _plan(specs: list[AttackSpec], eps_values: list[float | str], norm: str, sha
     for order, spec in enumerate(specs):
         for eps, text in ([radius(spec.eps, norm, shape, domain)] if spec.fixed_eps else listed):
             cells.append(Cell(spec, order, eps, text))
-    rank = {DIAGNOSTIC_ROLE: 0, ENSEMBLE_ROLE: 1}
-    return sorted(cells, key=lambda c: (c.eps, rank[c.spec.role], c.order))
+    return sorted(cells, key=lambda c: run_position(c.eps, c.spec.role, c.order))
 
 
 def _leave_out_target(images: ImageSet, target: int | None, space: LabelSpace) -> ImageSet:
@@ -195,21 +194,14 @@ def _leave_out_target(images: ImageSet, target: int | None, space: LabelSpace) -
 def _skipped(cell: Cell, done: list[Outcome], clean_pred: Tensor, target: int | None, nested: bool, active_set: bool) -> tuple[Tensor, Tensor]:
     """(samples skipped because broken at a smaller eps, samples skipped because an earlier
     ensemble attack broke them at this eps)."""
-    rank = {DIAGNOSTIC_ROLE: 0, ENSEMBLE_ROLE: 1}
     smaller = [o for o in done if o.eps < cell.eps]
-    same = [o for o in done if o.eps == cell.eps and (rank.get(o.role, 1), o.order) < (rank[cell.spec.role], cell.order)]
+    here = run_position(cell.eps, cell.spec.role, cell.order)
+    same = [o for o in done if o.eps == cell.eps and run_position(o.eps, o.role, o.order) < here]
     if cell.spec.role == DIAGNOSTIC_ROLE:
-        own = [o for o in smaller if o.label == cell.spec.label]
-        carried = nested and cell.spec.nested and own
-        nested_mask = is_broken(merge_worst(clean_pred, ordered(own), target), clean_pred, target) if carried else _none(clean_pred)
-        return nested_mask, _none(clean_pred)
-    nested_mask = is_broken(merge_worst(clean_pred, ordered(smaller), target), clean_pred, target) if nested and smaller else _none(clean_pred)
-    active = is_broken(merge_worst(clean_pred, ordered(same), target), clean_pred, target) & ~nested_mask if active_set and same else _none(clean_pred)
-    return nested_mask, active
-
-
-def _none(like: Tensor) -> Tensor:
-    return torch.zeros(len(like), dtype=torch.bool)
+        own = [o for o in smaller if o.label == cell.spec.label] if nested and cell.spec.nested else []
+        return broken_by(own, clean_pred, target), broken_by([], clean_pred, target)
+    nested_mask = broken_by(smaller if nested else [], clean_pred, target)
+    return nested_mask, broken_by(same if active_set else [], clean_pred, target) & ~nested_mask
 
 
 def _seed_for(seed: int, label: str, eps: float) -> int:

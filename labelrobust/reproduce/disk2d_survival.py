@@ -47,6 +47,7 @@ from torch import Tensor
 from labelrobust.atomic import atomic_write_text
 from labelrobust.attacks import OBJECTIVES as OBJECTIVE_REGISTRY
 from labelrobust.attacks import make_attack
+from labelrobust.cli.output import emit
 from labelrobust.config import TrainConfig, as_config
 from labelrobust.data.disk2d import hard_boundary_radius
 from labelrobust.domain import Box
@@ -247,6 +248,11 @@ def _nested_violations(survived: dict[float, Tensor]) -> int:
 # -- the experiment --------------------------------------------------------------------------
 
 
+def default_out(scale: str) -> Path:
+    """Where a run of ``scale`` writes when no ``--out`` is given."""
+    return Path("runs") / f"disk2d-survival-{scale}"
+
+
 def run_survival(
     scale: str = "ci", out: str | Path | None = None, seed: int = 0, quiet: bool = True, command: str | None = None
 ) -> SurvivalResult:
@@ -259,7 +265,7 @@ def run_survival(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     s = SCALES[scale]
-    out = Path(out) if out is not None else Path("runs") / f"disk2d-survival-{scale}"
+    out = Path(out) if out is not None else default_out(scale)
     with one_thread():
         return _run(scale, s, out, seed, quiet, command)
 
@@ -515,9 +521,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     command = shlex.join(["python", "-m", "labelrobust.reproduce.disk2d_survival", *argv])
     result = run_survival(args.scale, args.out, args.seed, command=command)
-    out = Path(args.out) if args.out is not None else Path("runs") / f"disk2d-survival-{args.scale}"
-    print(markdown(result.summary))  # noqa: T201  (the command's output)
-    print(f"written: {out / 'survival.json'}, {out / 'survival.md'}")  # noqa: T201
+    out = Path(args.out) if args.out is not None else default_out(args.scale)
+    emit(markdown(result.summary))
+    emit(f"written: {out / 'survival.json'}, {out / 'survival.md'}")
     return 0
 
 
