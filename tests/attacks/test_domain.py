@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
-
 from labelrobust.attacks import check_inputs, make_attack
 from labelrobust.data.disk2d import load_disk2d
 from labelrobust.domain import UNIT_BOX, Box
 from labelrobust.errors import ConfigError
 from labelrobust.labels import make_label_space
+
+from tests.disk_models import fit_disk_mlp
 
 BOX = Box(-1.0, 1.0)
 
@@ -28,15 +28,7 @@ def disk():
     data = load_disk2d(Path("unused"), False, radius=1.0, n_train=2000, n_test=200, seed=0)
     assert data.domain == BOX
     space = make_label_space("onehot", 2)
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 2))
-    opt = torch.optim.Adam(model.parameters(), lr=0.02)
-    x, y = data.train.float_images(), data.train.labels
-    for _ in range(300):
-        opt.zero_grad()
-        space.loss(model(x), space.encode(y)).mean().backward()
-        opt.step()
-    model.eval()
+    model = fit_disk_mlp(data.train, space, hidden_layers=2, lr=0.02, steps=300)
     x_test, y_test = data.test.float_images(), data.test.labels
     with torch.no_grad():
         assert (space.decode(model(x_test)) == y_test).float().mean() > 0.9

@@ -10,14 +10,20 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
-
 from labelrobust.data import ImageSet
 from labelrobust.data.disk2d import load_disk2d
 from labelrobust.errors import ConfigError
-from labelrobust.evaluation import DIAGNOSTIC_ROLE, HALF_DIAMETER, AttackSpec, evaluate_attacks, get_suite
+from labelrobust.evaluation import (
+    DIAGNOSTIC_ROLE,
+    HALF_DIAMETER,
+    AttackSpec,
+    evaluate_attacks,
+    get_suite,
+)
 from labelrobust.evaluation.checks import check_large_eps
 from labelrobust.labels import make_label_space
+
+from tests.disk_models import fit_disk_mlp
 from tests.evaluation.cells import first
 
 EPS = [0.05, 0.1, 0.2]
@@ -132,15 +138,7 @@ def test_an_evaluation_on_the_disk_stays_in_its_box():
     """disk2d lives in [−1, 1]²: the radii are read against that box and every sample can be attacked."""
     data = load_disk2d(Path("unused"), False, radius=1.0, n_train=1000, n_test=100, seed=1)
     space = make_label_space("onehot", 2)
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 2))
-    opt = torch.optim.Adam(model.parameters(), lr=0.03)
-    x, y = data.train.float_images(), data.train.labels
-    for _ in range(200):
-        opt.zero_grad()
-        space.loss(model(x), space.encode(y)).mean().backward()
-        opt.step()
-    model.eval()
+    model = fit_disk_mlp(data.train, space, hidden_layers=1, lr=0.03, steps=200)
     specs = [AttackSpec("pgd", "pgd", {"steps": 10}), AttackSpec("pgd-margin", "pgd", {"steps": 10, "objective": "margin"})]
     for norm in ("linf", "l2"):
         r = evaluate_attacks(model, space, data.test, specs, [0.1, 0.25, 0.5], norm, quiet=True, domain=data.domain)
