@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from labelrobust.attacks import BLACK_BOX, TRANSFER, WHITE_BOX
+from labelrobust.attacks import BLACK_BOX, OBJECTIVES, TRANSFER, WHITE_BOX
 from labelrobust.domain import UNIT_BOX, Box
 from labelrobust.evaluation.outcomes import Outcome, RobustReport, broken_by, is_broken, ordered
 from labelrobust.evaluation.specs import DIAGNOSTIC_ROLE, ENSEMBLE_ROLE, effort, half_diameter
@@ -212,18 +212,24 @@ def run_checks(report: RobustReport, extra: list[Flag] = ()) -> list[Flag]:
     return flags
 
 
+def gradient_peaks(model: torch.nn.Module, space, x: torch.Tensor, y: torch.Tensor, objective: str = "loss") -> torch.Tensor:
+    """Per sample, the largest |entry| of the input gradient of the registered ``objective``
+    (untargeted, away from class ``y``), computed in eval mode on the model's device."""
+    device = model_device(model)
+    with eval_mode(model), torch.enable_grad():
+        xg = x.detach().to(device).clone().requires_grad_(True)
+        value = OBJECTIVES.get(objective)(space, model(xg), y.to(device), None).sum()
+        (grad,) = torch.autograd.grad(value, xg)
+    return grad.flatten(1).abs().amax(1).cpu()
+
+
 def zero_gradient_check(model: torch.nn.Module, space, x: torch.Tensor, y: torch.Tensor, report: RobustReport | None = None) -> Flag:
     """Share of samples whose own-loss input gradient vanishes: exactly zero, or numerically
     (largest entry ≤ ``VANISHING``, as on a saturated loss whose gradient underflows). A flag
     concerns the cells that attack the own loss (from ``report``, when given).
 
     ``x`` and ``y`` may live anywhere: they are moved to the model's device."""
-    device = model_device(model)
-    with eval_mode(model), torch.enable_grad():
-        xg = x.detach().to(device).clone().requires_grad_(True)
-        loss = space.loss(model(xg), space.encode(y.to(device))).sum()
-        (grad,) = torch.autograd.grad(loss, xg)
-    peak = grad.flatten(1).abs().amax(1)
+    peak = gradient_peaks(model, space, x, y)
     exact, vanishing = (peak == 0).float().mean().item(), (peak <= VANISHING).float().mean().item()
     ok = vanishing <= 0.1
     detail = f"{vanishing:.1%} of samples have a vanishing gradient of the label space's own loss (max |∇| ≤ {VANISHING:g}; {exact:.1%} exactly zero)"

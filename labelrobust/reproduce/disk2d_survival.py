@@ -45,13 +45,13 @@ import torch
 from torch import Tensor
 
 from labelrobust.atomic import atomic_write_text
-from labelrobust.attacks import OBJECTIVES as OBJECTIVE_REGISTRY
 from labelrobust.attacks import make_attack
 from labelrobust.cli.output import emit
 from labelrobust.config import TrainConfig, as_config
 from labelrobust.data.disk2d import hard_boundary_radius
 from labelrobust.domain import Box
 from labelrobust.errors import ConfigError
+from labelrobust.evaluation.checks import gradient_peaks
 from labelrobust.metrics.classification import accuracy
 from labelrobust.metrics.robustness import robust_accuracy, survival_rate
 from labelrobust.provenance import command_line, environment, now
@@ -196,10 +196,7 @@ def vanishing_gradient_share(exp: Experiment, x: Tensor, y: Tensor, objective: s
     """Share of the points where the input gradient of ``objective`` (toward leaving class
     ``y``) is below 1e-30 everywhere: a confident model's cross-entropy saturates in float32,
     its gradient underflows to exactly 0, and a sign (L∞) or normalised (L2) step cannot move."""
-    xx = x.detach().clone().requires_grad_(True)
-    value = OBJECTIVE_REGISTRY.get(objective)(exp.space, exp.model(xx), y, None)
-    (grad,) = torch.autograd.grad(value.sum(), xx)
-    return float((grad.abs().flatten(1).amax(dim=1) < 1e-30).float().mean())
+    return float((gradient_peaks(exp.model, exp.space, x, y, objective) < 1e-30).float().mean())
 
 
 def _attack(exp: Experiment, x: Tensor, clean_pred: Tensor, norm: str, eps: float, objective: str, scale: Scale, seed: int, domain: Box):
