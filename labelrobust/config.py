@@ -65,7 +65,8 @@ class DataConfig(_Section):
     classes: list | None = _field(None, "keep only these classes (names or indices), relabelled in this order")
     imbalance: dict | None = _field(None, "{class: fraction} kept of those classes in the train split")
     options: dict = _field(help="dataset-specific options, e.g. on_mismatch=refuse for softcifar10", factory=dict)
-    augment: str = _field("none", "training-time augmentation: none, or crop-flip (4-pixel padded random crop + horizontal flip)")
+    augment: str = _field("none", "training-time augmentation: none, crop-flip (padded random crop + horizontal flip) or black-rectangle (labelrobust list augmentations)")
+    augment_options: dict = _field(help="options of the augmentation, e.g. min_size=4 and max_size=12 for black-rectangle, padding=4 for crop-flip", factory=dict)
 
 
 @dataclass(frozen=True)

@@ -23,3 +23,7 @@ class CheckpointError(LabelRobustError, ValueError):
 
 class OutputError(LabelRobustError, OSError):
     """A place labelrobust must write to is not a folder, or not writable."""
+
+
+class SolverError(LabelRobustError, RuntimeError):
+    """The optimisation solver the verifier needs is missing or failed."""

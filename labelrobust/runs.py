@@ -31,7 +31,7 @@ import yaml
 
 from labelrobust.config import CONFIG_VERSION, TrainConfig, as_config, to_dict
 from labelrobust.data import Dataset, load_dataset
-from labelrobust.data.augment import AUGMENTATIONS
+from labelrobust.data.augment import make_augmentation
 from labelrobust.devices import resolve_device
 from labelrobust.errors import CheckpointError, ConfigError
 from labelrobust.labels import LabelSpace, make_label_space
@@ -127,7 +127,7 @@ def build_experiment(cfg: TrainConfig) -> Experiment:
     The model is initialised from ``cfg.seed``, so the same config gives the same initial weights.
     """
     d = cfg.data
-    AUGMENTATIONS.get(d.augment)  # an unknown name fails here, before the data loads
+    make_augmentation(d.augment, d.augment_options)  # an unknown name or option fails here, before the data loads
     dataset = load_dataset(
         d.name,
         root=d.root,
@@ -147,6 +147,12 @@ def build_experiment(cfg: TrainConfig) -> Experiment:
             f"{dataset.name!r} has none; use a dataset with soft labels (softcifar10, cifar10h, disk2d) "
             f"or a hard-label space (onehot, smoothing)"
         )
+    if space.requires_label_sets and not dataset.has_label_sets:
+        raise ConfigError(
+            f"label space {space.name!r} trains on multi-label sets, but dataset {dataset.name!r} has none; "
+            f"use a multi-label dataset (double-mnist) or a single-label space (onehot)"
+        )
+    make_augmentation(d.augment, d.augment_options, dataset.input_shape)  # bad option values, on the data's shape
     torch.manual_seed(cfg.seed)
     model = build_model(
         cfg.model.name,

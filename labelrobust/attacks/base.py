@@ -2,9 +2,11 @@
 cost, and judges success; attacks that describe themselves.
 
 Subclasses implement ``run`` — how to search. What counts as success is fixed here and asks
-the label space: an untargeted attack succeeds when the adversarial point does not decode to
-the attacked class (an abstention counts as success: the system gave no correct answer); a
-targeted attack succeeds when it decodes to the target. The model's train/eval mode and its
+the label space, through ``space.decide(outputs, y)`` (``decode`` for single-label spaces): an
+untargeted attack succeeds when the decision at the adversarial point is not the attacked
+class (an abstention counts as success: the system gave no correct answer; for a multi-label
+space, success means the class left the predicted set); a targeted attack succeeds when the
+decision is the target. The model's train/eval mode and its
 parameters' ``requires_grad`` are never changed, and no parameter gradient is left behind
 (gradients are taken with ``torch.autograd.grad`` with respect to the input only).
 
@@ -85,7 +87,7 @@ class AttackDescription:
 
 @dataclass(frozen=True)
 class AttackResult:
-    """``x_adv``: the adversarial inputs; ``pred``: their decoded classes (−1 = abstain);
+    """``x_adv``: the adversarial inputs; ``pred``: their decisions (``space.decide``: the decoded classes of a single-label space; −1 = abstain);
     ``success``: per-sample success (see the module doc); ``cost``: the work spent."""
 
     x_adv: Tensor
@@ -220,7 +222,7 @@ class Attack(ABC):
             pred = found.pred
             if pred is None:
                 with torch.no_grad():
-                    pred = space.decode(model(found.x_adv))
+                    pred = space.decide(model(found.x_adv), y)
         finally:
             cost = counter.close()
         success = pred != y if target is None else pred == target

@@ -6,6 +6,9 @@
 - ``dlr`` (Croce & Hein 2020): ``−(s_y − max_{j≠y} s_j) / (s_π1 − s_π3)``, scale-invariant;
   targeted ``−(s_y − s_t) / (s_π1 − (s_π3 + s_π4)/2)``. Needs K ≥ 3 (targeted: K ≥ 4).
 - ``ce``: cross-entropy of ``softmax(scores)``; targeted ``−CE(scores, t)``.
+- ``top2-margin`` (multi-label study, methods.md §5): ``s^(2)_{j≠y} − s_y``, the 2nd-highest
+  score among the classes other than y minus y's score; positive ⇔ y left the top-2 set.
+  Targeted ``s_t − s^(2)_{j≠t}``: positive ⇔ t entered the top-2 set. Needs K ≥ 3.
 
 ``s`` are the label space's class scores, so the adaptive objectives (margin, dlr, ce) apply
 to every label space, code-based ones included.
@@ -70,3 +73,19 @@ def scores_cross_entropy(space: LabelSpace, outputs: Tensor, y: Tensor, target: 
     if target is None:
         return F.cross_entropy(s, y, reduction="none")
     return -F.cross_entropy(s, target, reduction="none")
+
+
+def _other_second(scores: Tensor, cls: Tensor) -> Tensor:
+    """The 2nd-highest ``s_j`` over ``j ≠ cls``, per sample."""
+    masked = scores.masked_fill(F.one_hot(cls, scores.shape[1]).bool(), float("-inf"))
+    return masked.topk(2, dim=1).values[:, 1]
+
+
+@OBJECTIVES.register("top2-margin", "2nd-highest score among classes ≠ y minus s_y: positive once y left the top-2 set (multi-label study)")
+def top2_margin(space: LabelSpace, outputs: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
+    s = space.scores(outputs)
+    if s.shape[1] < 3:
+        raise ConfigError(f"the top2-margin objective needs at least 3 classes (a top-2 set of 2 classes holds both), got {s.shape[1]}")
+    if target is None:
+        return _other_second(s, y) - _pick(s, y)
+    return _pick(s, target) - _other_second(s, target)

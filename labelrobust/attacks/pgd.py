@@ -125,7 +125,7 @@ class PGD(GradientAttack):
             else:
                 outputs, value, grad = self.input_gradient(model, space, x_adv, ya, ta)
             with torch.no_grad():
-                pred = space.decode(outputs)
+                pred = space.decide(outputs, ya)
                 won = pred != ya if target is None else pred == target[active]
                 best.update(active, x_adv, pred, value, won, first and step == 0, self.early_stop)
                 if last:

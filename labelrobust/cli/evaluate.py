@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         return run_suite(args, specs)
     split = args.split or "test"
     report = evaluate_run(args.run_dir, split=split, weights=args.weights, batch_size=args.batch_size, device=args.device, out=args.out)
-    emit(format_table([summary_row(args.run_dir, report)], percent=["accuracy", "abstain_rate"]))
+    emit(format_table([summary_row(args.run_dir, report)], percent=["accuracy", "abstain_rate", "set_accuracy", "target_accuracy"]))
     emit(f"{weights_line(report.weights)}, {report.n} {split} samples")
     if args.confusion:
         names = report.class_names

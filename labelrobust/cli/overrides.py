@@ -27,6 +27,7 @@ ALIASES = {
     "data.val_size": ["--val-size"],
     "data.classes": ["--classes"],
     "data.imbalance": ["--imbalance"],
+    "data.augment": ["--augment"],
     "model.name": ["--model"],
     "labels.name": ["--label-space"],
     "method.name": ["--method"],
@@ -40,7 +41,7 @@ ALIASES = {
     "checkpoint_every": ["--checkpoint-every"],
 }
 FLAGS = {"data.download": "--download", "optim.nesterov": "--nesterov", "channels_last": "--channels-last"}
-DICT_FLAGS = {"labels.params": "--label-param", "method.params": "--method-param", "model.options": "--model-option", "data.options": "--data-option"}
+DICT_FLAGS = {"labels.params": "--label-param", "method.params": "--method-param", "model.options": "--model-option", "data.options": "--data-option", "data.augment_options": "--augment-option"}
 
 
 class _Override(argparse.Action):

@@ -19,6 +19,7 @@ from labelrobust.data import (  # noqa: E402,F401  isort: skip
     cifar10h,
     digits,
     disk2d,
+    double_mnist,
     mnist,
     softcifar10,
     tiny_imagenet,

@@ -24,7 +24,7 @@ from labelrobust.errors import DataError
 
 @dataclass(frozen=True)
 class ImageSet:
-    """One split: images, hard labels, optional per-sample soft labels.
+    """One split: images, hard labels, optional per-sample soft labels, label sets and object masks.
 
     ``images``: N×C×H×W (or N×D for vector data), uint8 in 0..255 (pixels) or float32 inside
     the data set's ``domain`` ([0, 1] for images; e.g. [−R, R] for the 2-D disk).
@@ -32,12 +32,23 @@ class ImageSet:
     ``soft_labels``: float32 N×K rows on the simplex, or None when the source has none.
     ``source_index``: int64 N, the position of each sample in the original file, so reports
     (and the soft-label survey check) can name samples the way the source does.
+
+    Multi-label data (``double-mnist``; ``docs/multilabel.md``):
+
+    ``label_sets``: bool N×K multi-hot, row n the set of classes present in sample n (at least
+    one; ``labels[n]`` is always one of them), or None for single-label data.
+    ``object_masks``: bool N×O×H×W, ``object_masks[n, o]`` the pixels of object o of sample n
+    (for ``double-mnist`` O = 2: the non-zero pixels of each pasted 28×28 digit), or None.
+    Convention: object 0 is the *target* and ``labels`` is its class; the other objects are
+    the ones an attacker perturbs (the verifier's layered neighbourhoods grow around their masks).
     """
 
     images: Tensor
     labels: Tensor
     soft_labels: Tensor | None = None
     source_index: Tensor | None = None
+    label_sets: Tensor | None = None
+    object_masks: Tensor | None = None
 
     def __post_init__(self) -> None:
         n = self.images.shape[0]
@@ -55,6 +66,34 @@ class ImageSet:
             )
         if self.source_index is None:
             object.__setattr__(self, "source_index", torch.arange(n))
+        if self.label_sets is not None:
+            self._check_label_sets(n)
+        if self.object_masks is not None:
+            self._check_object_masks(n)
+
+    def _check_label_sets(self, n: int) -> None:
+        """Bool N×K, every row non-empty and holding its sample's hard label."""
+        sets = self.label_sets
+        if sets.dtype != torch.bool or sets.ndim != 2 or sets.shape[0] != n:
+            raise DataError(f"label_sets must be bool N×K with N={n}, got {sets.dtype} {tuple(sets.shape)}")
+        if n and (self.labels.min() < 0 or self.labels.max() >= sets.shape[1]):
+            raise DataError(f"labels must lie in 0..{sets.shape[1] - 1}, the columns of label_sets")
+        empty = ~sets.any(dim=1)
+        if empty.any():
+            raise DataError(f"label_sets rows {empty.nonzero().flatten()[:5].tolist()} are empty; every sample needs at least one class")
+        outside = ~sets.gather(1, self.labels[:, None]).squeeze(1)
+        if outside.any():
+            raise DataError(f"labels of rows {outside.nonzero().flatten()[:5].tolist()} are not in their label_sets; the hard label must be one of the sample's classes")
+
+    def _check_object_masks(self, n: int) -> None:
+        """Bool N×O×H×W over image batches N×C×H×W."""
+        masks, shape = self.object_masks, tuple(self.images.shape)
+        if self.images.ndim != 4:
+            raise DataError(f"object_masks need image data N×C×H×W, got images of shape {shape}")
+        if masks.dtype != torch.bool or masks.ndim != 4 or masks.shape[0] != n or tuple(masks.shape[2:]) != shape[2:]:
+            raise DataError(
+                f"object_masks must be bool N×O×H×W with N={n}, H×W={shape[2]}×{shape[3]}, got {masks.dtype} {tuple(masks.shape)}"
+            )
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -67,6 +106,8 @@ class ImageSet:
             labels=self.labels[index],
             soft_labels=None if self.soft_labels is None else self.soft_labels[index],
             source_index=self.source_index[index],
+            label_sets=None if self.label_sets is None else self.label_sets[index],
+            object_masks=None if self.object_masks is None else self.object_masks[index],
         )
 
     def float_images(self, index: Tensor | slice | None = None) -> Tensor:
@@ -140,6 +181,11 @@ class Dataset:
     @property
     def has_soft_labels(self) -> bool:
         return self.train.soft_labels is not None
+
+    @property
+    def has_label_sets(self) -> bool:
+        """Whether the samples carry multi-label sets (``ImageSet.label_sets``)."""
+        return self.train.label_sets is not None
 
     def with_splits(self, **splits: ImageSet | None) -> Dataset:
         """A copy with some of ``train``/``val``/``test`` replaced."""

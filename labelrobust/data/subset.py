@@ -59,6 +59,8 @@ def select_classes(dataset: Dataset, classes: Sequence[str | int]) -> Dataset:
     Samples whose hard label is another class are dropped. Soft labels keep only the chosen
     columns and are renormalised to sum to 1; a row with no soft mass on the chosen classes
     carries no label any more and is dropped too (counted in ``report["select_classes"]``).
+    Label sets (multi-label data) keep the chosen columns; a sample whose set holds a class
+    that goes is dropped, since it would show an object the classifier cannot name.
     """
     if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence) or not classes:
         raise ConfigError(
@@ -81,6 +83,8 @@ def select_classes(dataset: Dataset, classes: Sequence[str | int]) -> Dataset:
 
     def restrict(split: ImageSet, name: str) -> ImageSet:
         keep = mapping[split.labels] >= 0
+        if split.label_sets is not None:
+            keep &= ~split.label_sets[:, mapping < 0].any(dim=1)
         soft = None
         if split.soft_labels is not None:
             mass = split.soft_labels[:, columns].sum(dim=1)
@@ -97,6 +101,8 @@ def select_classes(dataset: Dataset, classes: Sequence[str | int]) -> Dataset:
             labels=mapping[part.labels],
             soft_labels=soft,
             source_index=part.source_index,
+            label_sets=None if part.label_sets is None else part.label_sets[:, columns],
+            object_masks=part.object_masks,
         )
 
     splits = {"train": restrict(dataset.train, "train"), "test": restrict(dataset.test, "test")}

@@ -101,7 +101,7 @@ def evaluate_attacks(
     if model_id.get("sha256") is None:  # without it, another model's saved cells would be reused
         model_id["sha256"] = weights_digest(model)
     labels = images.labels
-    clean_pred = space.decode(model_outputs(model, images, batch_size, device))
+    clean_pred = space.decide(model_outputs(model, images, batch_size, device), labels)  # decode; multi-label: the label while in the set
     state = EvaluationState(state_path)
     wanted = {spec.label: _settings(spec, nested, active_set) for spec in specs}
     mine = lambda e: e["norm"] == norm and e.get("target") == target and stale_reason(e, model_id, samples) is None  # noqa: E731

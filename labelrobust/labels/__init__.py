@@ -10,7 +10,7 @@ import inspect
 from typing import Any
 
 from labelrobust.errors import ConfigError
-from labelrobust.labels import binary, interval, onehot, smoothing, soft, wasserstein  # noqa: F401  (registration)
+from labelrobust.labels import binary, interval, multilabel, onehot, smoothing, soft, wasserstein  # noqa: F401  (registration)
 from labelrobust.labels.base import ABSTAIN, LabelSpace
 from labelrobust.labels.registry import LABEL_SPACES
 

@@ -17,6 +17,11 @@ through these five members, so any method works with any label space:
 Derived from the scores, for the methods that need class probabilities (TRADES, MART, the
 reweighting margins, the training diagnostics): ``log_probabilities(outputs)`` =
 ``log_softmax(scores)``, computed stably, and ``probabilities(outputs)`` = its exponential.
+
+What attacks, the evaluation and the metrics count as correct: ``decide(outputs, y)``, the
+decision about class ``y``; ``decide == y`` means "the output keeps y". For every
+single-label space it is ``decode``; a multi-label space (``multi_label``) returns ``y`` while
+``y`` is in its predicted set (``docs/multilabel.md``).
 """
 
 from __future__ import annotations
@@ -82,8 +87,15 @@ class LabelSpace(ABC):
     """Whether ``encode`` takes N×K target distributions as well as hard labels."""
     requires_soft_targets: ClassVar[bool] = False
     """Whether the space is meant for data with per-sample soft labels (training refuses others)."""
+    requires_label_sets: ClassVar[bool] = False
+    """Whether the space trains on multi-label sets (``ImageSet.label_sets``; training refuses data without them)."""
+    multi_label: ClassVar[bool] = False
+    """Whether the space predicts label sets (``predict_sets``) and judges ``decide`` by set membership."""
     can_abstain: ClassVar[bool] = False
     """Whether ``decode`` may return ``ABSTAIN``."""
+    scores_are_outputs: ClassVar[bool] = False
+    """Whether ``scores(outputs)`` is ``outputs`` itself (K logits), so a linear property of the
+    network outputs (the verifier's argmax/top2) is a property of the class scores."""
     target_kind: ClassVar[str] = "targets"
     """What ``encode`` returns, for error messages (e.g. "N×K distributions")."""
 
@@ -112,6 +124,12 @@ class LabelSpace(ABC):
     def decode(self, outputs: Tensor) -> Tensor:
         """Predicted class per sample (int64, shape N); this default never abstains."""
         return self.scores(outputs).argmax(dim=1)
+
+    def decide(self, outputs: Tensor, y: Tensor) -> Tensor:
+        """The decision about class ``y`` per sample: equals ``y`` exactly when the output keeps
+        ``y`` (what attacks and metrics count as correct). Here ``decode(outputs)``; multi-label
+        spaces return ``y`` while ``y`` is in the predicted set."""
+        return self.decode(outputs)
 
     def log_probabilities(self, outputs: Tensor) -> Tensor:
         """Log class probabilities ``log_softmax(scores)``, computed stably (never ``log`` of a

@@ -33,6 +33,8 @@ class DistributionLabelSpace(LabelSpace):
     every weight.
     """
 
+    scores_are_outputs = True
+
     target_kind = "N×K distributions"
 
     @property

@@ -137,6 +137,8 @@ class WassersteinTargets(LabelSpace):
     """Parameters: ``cost`` C (default the 0-1 metric ``1 − I``), ``power`` p > 0 (default 1),
     ``lam`` λ > 0 (default 1.0; ``.inf`` in YAML drops the entropic term)."""
 
+    scores_are_outputs = True
+
     name = "wasserstein"
     target_kind = "N×K one-hot rows"
 

@@ -14,7 +14,7 @@ from labelrobust.atomic import atomic_write_text
 from labelrobust.data import ImageSet
 from labelrobust.errors import CheckpointError, ConfigError
 from labelrobust.labels import LabelSpace
-from labelrobust.metrics.classification import abstain_rate, accuracy, confusion_matrix
+from labelrobust.metrics.classification import abstain_rate, accuracy, confusion_matrix, set_accuracy, target_accuracy
 from labelrobust.metrics.inference import model_outputs, positive_int, sample_identity
 from labelrobust.metrics.soft_labels import label_vector_distances
 
@@ -24,7 +24,12 @@ FORMAT = "labelrobust-clean-eval-2"
 @dataclass(frozen=True)
 class CleanReport:
     """Accuracy, abstain rate and confusion matrix; label-vector distances where the split has soft labels
-    (against the soft labels) and always against one-hot hard labels (``hard_distances``)."""
+    (against the soft labels) and always against one-hot hard labels (``hard_distances``).
+
+    Decisions are ``space.decide(outputs, labels)``: for a multi-label space ``accuracy`` is
+    therefore the target accuracy (the class of object 0 is in the predicted set), and
+    ``set_accuracy`` (predicted set = label set) and ``target_accuracy`` are filled in; they are
+    None for single-label spaces (``docs/multilabel.md``)."""
 
     n: int
     accuracy: float
@@ -33,6 +38,8 @@ class CleanReport:
     class_names: list[str]
     soft_distances: dict[str, float] | None = None
     hard_distances: dict[str, float] = field(default_factory=dict)
+    set_accuracy: float | None = None
+    target_accuracy: float | None = None
     weights: dict | None = None
     """Which weights file was evaluated and its SHA-256 (set for a run directory's evaluation)."""
     samples: dict | None = None
@@ -69,10 +76,11 @@ def evaluate_clean(
     """Decode every sample with ``space`` and measure the decisions and the predicted label vectors.
     ``device``: where the batches go (None: the model's device); the metrics are computed on the CPU."""
     outputs = model_outputs(model, images, batch_size, device)
-    pred = space.decode(outputs)
+    pred = space.decide(outputs, images.labels)
     probs = space.probabilities(outputs)
     hard = torch.nn.functional.one_hot(images.labels, space.num_classes).float()
     return CleanReport(
+        **multi_label_accuracies(space, outputs, images),
         n=len(images),
         accuracy=accuracy(pred, images.labels),
         abstain_rate=abstain_rate(pred),
@@ -81,6 +89,18 @@ def evaluate_clean(
         soft_distances=None if images.soft_labels is None else label_vector_distances(probs, images.soft_labels),
         hard_distances=label_vector_distances(probs, hard),
     )
+
+
+def multi_label_accuracies(space: LabelSpace, outputs: torch.Tensor, images: ImageSet) -> dict[str, float | None]:
+    """``set_accuracy`` (needs the split's label sets) and ``target_accuracy`` of a multi-label
+    space's predicted sets; nothing for a single-label space."""
+    if not space.multi_label:
+        return {}
+    sets = space.predict_sets(outputs)
+    return {
+        "set_accuracy": None if images.label_sets is None else set_accuracy(sets, images.label_sets),
+        "target_accuracy": target_accuracy(sets, images.labels),
+    }
 
 
 def evaluate_run(
@@ -145,6 +165,9 @@ def load_evaluated_run(run_dir: str | Path, weights: str = "latest", device: str
 def summary_row(run: str, report: CleanReport) -> dict[str, object]:
     """One flat table row of a report (what the CLI prints and the CSV holds)."""
     row: dict[str, object] = {"run": run, "n": report.n, "accuracy": report.accuracy, "abstain_rate": report.abstain_rate}
+    for key in ("set_accuracy", "target_accuracy"):
+        if getattr(report, key) is not None:
+            row[key] = getattr(report, key)
     if report.soft_distances is not None:
         row.update({f"soft_{k}": v for k, v in report.soft_distances.items()})
     return row

@@ -10,6 +10,7 @@ from labelrobust.models.registry import MODELS
 
 # Imported for their registration side effect: each adds its names to MODELS.
 from labelrobust.models import (  # noqa: E402,F401  isort: skip
+    fc,
     mlp,
     mlp_resnet,
     mnist_cnn,

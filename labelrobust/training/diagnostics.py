@@ -67,13 +67,13 @@ class EpochTally:
         self.loss_seen += len(losses)
 
     def add_clean(self, space: LabelSpace, outputs: Tensor, labels: Tensor) -> None:
-        pred = space.decode(outputs)
+        pred = space.decide(outputs, labels)  # decode, or for a multi-label space: the label kept in the set
         self.seen += len(labels)
         self.correct += int((pred == labels).sum())
         self.abstained += int((pred == ABSTAIN).sum())
 
     def add_attacked(self, space: LabelSpace, outputs: Tensor, labels: Tensor, margins: bool) -> None:
-        pred = space.decode(outputs)
+        pred = space.decide(outputs, labels)
         self.adv_seen += len(labels)
         self.adv_correct += int((pred == labels).sum())
         self.adv_abstained += int((pred == ABSTAIN).sum())

@@ -40,7 +40,8 @@ from tqdm.auto import tqdm
 
 from labelrobust.atomic import atomic_write_text, require_writable_dir
 from labelrobust.config import TrainConfig, as_config, check_run_name
-from labelrobust.data.augment import AUGMENTATIONS
+from labelrobust.data import ImageSet
+from labelrobust.data.augment import make_augmentation
 from labelrobust.devices import resolve_device
 from labelrobust.domain import UNIT_BOX, Box
 from labelrobust.errors import ConfigError, LabelRobustError
@@ -153,7 +154,7 @@ class _Loop:
     progress: Progress
     show_bars: bool
     targets: Tensor
-    """The encoded training targets: soft spaces learn from the data's distributions, the others from hard labels."""
+    """The encoded training targets (``training_labels``): soft labels, label sets or hard labels."""
     augment: Any
     """The training-time augmentation (``data.augment``)."""
 
@@ -215,9 +216,20 @@ def _prepare(exp: Experiment, paths: RunPaths, method, weighting, ctx: Distribut
     progress.sessions.append({"started": now(), "command": command_line(), "device": device, "processes": ctx.world_size})
     if progress.epoch >= cfg.epochs and ctx.is_main:
         log.info("%s already trained %d epochs (epochs: %d); nothing to train — raise --epochs to continue", paths.root, progress.epoch, cfg.epochs)
-    train_set = exp.dataset.train
-    targets = exp.space.encode(train_set.soft_labels if exp.space.requires_soft_targets else train_set.labels)
-    return _Loop(exp, paths, method, weighting, ctx, forward, model, optimizer, scaler, progress, show_bars, targets, AUGMENTATIONS.get(cfg.data.augment))
+    targets = exp.space.encode(training_labels(exp.space, exp.dataset.train))
+    augment = make_augmentation(cfg.data.augment, cfg.data.augment_options)
+    return _Loop(exp, paths, method, weighting, ctx, forward, model, optimizer, scaler, progress, show_bars, targets, augment)
+
+
+def training_labels(space, train_set: ImageSet) -> Tensor:
+    """What the space is trained on: the soft labels (soft spaces), the label sets (multi-label
+    spaces), else the hard labels — so a single-label space on multi-label data learns ``labels``,
+    the class of object 0."""
+    if space.requires_soft_targets:
+        return train_set.soft_labels
+    if space.requires_label_sets:
+        return train_set.label_sets
+    return train_set.labels
 
 
 def _restore(paths: RunPaths, net, optimizer, scaler, ctx: Distributed, device: str, epochs: int) -> Progress:
@@ -483,6 +495,11 @@ def _warn_if_abstaining(record: dict) -> None:
             )
 
 
+def _set_metrics(report) -> dict:
+    """A multi-label run's set and target accuracy (nothing for single-label spaces)."""
+    return {k: getattr(report, k) for k in ("set_accuracy", "target_accuracy") if getattr(report, k) is not None}
+
+
 def _write_summary(loop: _Loop) -> None:
     exp, progress, history = loop.exp, loop.progress, loop.progress.history
     test = evaluate_clean(exp.model, exp.space, exp.dataset.test, exp.dataset.class_names, device=loop.device)
@@ -496,7 +513,7 @@ def _write_summary(loop: _Loop) -> None:
         "train_size": len(exp.dataset.train),
         "final": history[-1] if history else None,
         "best_val": progress.best_val,
-        "test": {"n": test.n, "accuracy": test.accuracy, "abstain_rate": test.abstain_rate, "weights": "latest"},
+        "test": {"n": test.n, "accuracy": test.accuracy, "abstain_rate": test.abstain_rate, **_set_metrics(test), "weights": "latest"},
         "histogram_edges": histogram_edges(),
         "seconds": round(sum(r["seconds"] for r in history), 3),
         "started": progress.sessions[0]["started"],

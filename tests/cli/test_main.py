@@ -79,15 +79,16 @@ def listed(capsys, kind: str) -> dict[str, str]:
 
 
 def test_list(capsys):
-    assert list(listed(capsys, "label-spaces")) == ["binary", "deepbe", "interval", "onehot", "smoothing", "soft", "wasserstein"]
+    assert list(listed(capsys, "label-spaces")) == ["binary", "deepbe", "interval", "multilabel", "onehot", "smoothing", "soft", "wasserstein"]
     assert "soft CIFAR-10 survey" in listed(capsys, "datasets")["softcifar10"]
     assert {"at", "trades", "mart", "clirat", "wpgd"} <= set(listed(capsys, "methods"))
     assert "cl-pm" in listed(capsys, "methods")["clirat"]
     assert {"pgd", "autoattack", "square"} <= set(listed(capsys, "attacks"))
-    assert set(listed(capsys, "objectives")) == {"loss", "margin", "dlr", "ce"}
+    assert set(listed(capsys, "objectives")) == {"loss", "margin", "dlr", "ce", "top2-margin"}
     assert re.match(r"\d+ attacks\W+fgsm", listed(capsys, "suites")["standard"])  # the suite's own size is the evaluation's business
-    for kind in ("models", "augmentations"):
-        listed(capsys, kind)
+    assert "multi-label" in listed(capsys, "datasets")["double-mnist"]
+    assert "black-rectangle" in listed(capsys, "augmentations")
+    listed(capsys, "models")
     with pytest.raises(UsageError, match="invalid choice: 'metrics'"):
         build_parser().parse_args(["list", "metrics"])
     assert main(["list", "metrics"]) == 2

@@ -66,3 +66,36 @@ def test_subset_and_float_images_take_index_tensors():
     part = split.subset(torch.tensor([3, 1]))
     assert part.labels.tolist() == [1, 1] and part.source_index.tolist() == [3, 1]
     assert torch.equal(split.float_images(torch.tensor([3, 1])), part.float_images())
+
+
+def _multi(**fields) -> ImageSet:
+    """Three 1×2×3 images with labels 0, 1, 2 of K = 4 classes; ``fields`` replace the defaults."""
+    sets = torch.tensor([[1, 1, 0, 0], [0, 1, 0, 1], [0, 0, 1, 1]], dtype=torch.bool)
+    masks = torch.zeros(3, 2, 2, 3, dtype=torch.bool)
+    base = {"images": torch.zeros(3, 1, 2, 3), "labels": torch.tensor([0, 1, 2]), "label_sets": sets, "object_masks": masks}
+    return ImageSet(**{**base, **fields})
+
+
+def test_imageset_label_sets_and_object_masks_are_checked_and_subset():
+    good = _multi()
+    part = good.subset(torch.tensor([2, 0]))
+    assert torch.equal(part.label_sets, good.label_sets[[2, 0]]) and part.object_masks.shape == (2, 2, 2, 3)
+    cases = [
+        ({"label_sets": good.label_sets.float()}, r"label_sets must be bool N×K with N=3, got torch\.float32 \(3, 4\)"),
+        ({"label_sets": good.label_sets[:2]}, r"label_sets must be bool N×K with N=3"),
+        ({"label_sets": good.label_sets & torch.tensor([[True], [True], [False]])}, r"label_sets rows \[2\] are empty"),
+        ({"labels": torch.tensor([0, 2, 2])}, r"labels of rows \[1\] are not in their label_sets"),
+        ({"labels": torch.tensor([0, 1, 4])}, r"labels must lie in 0\.\.3, the columns of label_sets"),
+        ({"object_masks": torch.zeros(3, 2, 2, 4, dtype=torch.bool)}, r"object_masks must be bool N×O×H×W with N=3, H×W=2×3"),
+        ({"object_masks": torch.zeros(3, 2, 2, 3)}, r"object_masks must be bool .*got torch\.float32"),
+        ({"images": torch.zeros(3, 6)}, r"object_masks need image data N×C×H×W, got images of shape \(3, 6\)"),
+    ]
+    for fields, message in cases:
+        with pytest.raises(DataError, match=message):
+            _multi(**fields)
+
+
+def test_dataset_says_whether_it_has_label_sets():
+    multi, single = _multi(), ImageSet(torch.zeros(3, 1, 2, 3), torch.tensor([0, 1, 2]))
+    assert Dataset("m", tuple("abcd"), multi, multi, (0.0,), (1.0,)).has_label_sets
+    assert not Dataset("s", tuple("abc"), single, single, (0.0,), (1.0,)).has_label_sets

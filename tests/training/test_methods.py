@@ -26,7 +26,7 @@ from labelrobust.training.diagnostics import EpochTally
 from labelrobust.training.methods.mart import mart_bce
 from labelrobust.training.reweight import normalise
 
-SPACES = {"onehot": {}, "smoothing": {}, "soft": {}, "binary": {"scale": 1.0}, "deepbe": {}, "interval": {"alpha": 1.0, "beta": 3.0}, "wasserstein": {}}
+SPACES = {"onehot": {}, "smoothing": {}, "soft": {}, "binary": {"scale": 1.0}, "deepbe": {}, "interval": {"alpha": 1.0, "beta": 3.0}, "wasserstein": {}, "multilabel": {}}
 ADVERSARIAL = {"eps": 0.1, "steps": 3}
 
 
