@@ -6,6 +6,8 @@
     labelrobust evaluate RUN_DIR --suite quick --eps 0.1,0.2   attacks + gradient-masking checks
     labelrobust attack RUN_DIR --attack pgd --eps 8/255 --steps 20
     labelrobust list {datasets,models,label-spaces,methods,attacks,objectives,suites}
+    labelrobust verify RUN_DIR --eps 0.02     complete verification (robust / not robust / unknown)
+    labelrobust neighbourhood RUN_DIR ...     maximal robust layered neighbourhoods and their heat maps
 
 Every error is one line on stderr (``labelrobust: error: ...``, exit code 2); a training run
 stopped by SIGTERM or Ctrl-C exits with 143 or 130 after checkpointing.
@@ -17,7 +19,7 @@ import argparse
 import logging
 import sys
 
-from labelrobust.cli import attack, compare, evaluate, listing, train, transfer
+from labelrobust.cli import attack, compare, evaluate, listing, neighbourhood, train, transfer, verify
 from labelrobust.cli.console import configure_console
 from labelrobust.cli.output import emit_error
 from labelrobust.cli.parser import LabelRobustParser
@@ -25,7 +27,11 @@ from labelrobust.errors import LabelRobustError
 from labelrobust.training.stopping import TrainingStopped
 from labelrobust.training.distributed import exit_process, launched_by_torchrun, leave
 
-COMMANDS = {"train": train, "evaluate": evaluate, "attack": attack, "compare": compare, "transfer": transfer, "list": listing}
+COMMANDS = {
+    "train": train, "evaluate": evaluate, "attack": attack, "compare": compare, "transfer": transfer, "list": listing,
+    "verify": verify,
+    "neighbourhood": neighbourhood,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

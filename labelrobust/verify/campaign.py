@@ -38,7 +38,7 @@ from labelrobust.verify.verdict import NOT_ROBUST, ROBUST, UNKNOWN, Verdict
 
 SET_KINDS = ("linf", "layered")
 PROPERTY_KINDS = ("argmax", "top2")
-STAGES = ("interval", "crown", "attack", "milp")
+STAGES = ("clean", "interval", "crown", "attack", "milp")
 
 
 @dataclass(frozen=True)
@@ -123,12 +123,24 @@ def results_folder(run_dir: Path, spec: QuerySpec, settings: dict, out: str | Pa
         saved = json.loads(summary.read_text())
         if saved != settings:
             if not force:
-                changed = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
+                changed = _differences(saved, settings)
                 raise ConfigError(f"{folder} holds verification results of other settings ({', '.join(changed)} differ); pass --force to replace them or --out DIR for a new folder")
             shutil.rmtree(folder / "samples", ignore_errors=True)
     require_writable_dir(folder / "samples", "the verification results folder")
     atomic_write_text(summary, json.dumps(settings, indent=1, sort_keys=True))
     return folder
+
+
+def _differences(saved: dict, wanted: dict, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ (``verifier.timeout``), for the refusal message."""
+    out = []
+    for key in sorted(set(saved) | set(wanted)):
+        a, b = saved.get(key), wanted.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(prefix + key)
+    return out
 
 
 def _verify_one(args: tuple[int, Query, VerifyConfig]) -> tuple[int, dict]:

@@ -26,7 +26,15 @@ of the weights and from the pre-activation bounds ``Bounds`` (index i = input of
   (no variable). Otherwise one binary ``a_j`` per survivor, ``Σ a_j = 1``, ``y ≥ x_j`` and
   ``y ≤ x_j + (u_{¬j} − l_j)(1 − a_j)`` with ``u_{¬j}`` the largest upper bound among the
   *other* survivors (valid: if ``a_j = 0`` then ``y = x_k ≤ u_k`` for some ``k ≠ j``), and
-  ``l_max ≤ y ≤ u_max`` as column bounds.
+  ``l_max ≤ y ≤ u_max`` as column bounds. Of several constant inputs only the largest is kept.
+  Two valid rows per window strengthen the LP relaxation without binaries: ``y ≤ Σ_j u_j a_j``
+  and ``y ≤ l_max + Σ_j (x_j − l_j)`` (the max exceeds ``l_max`` by at most the sum of the
+  inputs' excesses over their lower bounds).
+- **ReLU followed by max-pool** (the study's network): the ReLU's output is read by the pool
+  alone, and ``max_j relu(z_j) = max(0, max_j z_j)``, so the pair is one max over the
+  pre-activations plus the constant 0: an unstable unit then costs no ReLU binary of its own
+  (an inactive one, ``u ≤ 0``, can never beat the 0 and is dropped). On the tiny test network
+  this removed ~25 % of the binaries.
 - **objective**: a variable ``t`` with ``t ≤ (C y + d)_j`` for every row of a single clause;
   for several clauses one binary ``z_i`` per clause, ``Σ z_i = 1``, ``t ≤ (C_i y + d_i)_j +
   M_ij (1 − z_i)`` with ``M_ij = T_u − L_ij`` (``T_u`` the largest clause upper bound, ``L_ij``
@@ -37,25 +45,30 @@ of the weights and from the pre-activation bounds ``Bounds`` (index i = input of
   ``s − y_t`` with ``s`` the 2nd-highest of ``y_O``. For every point,
   ``2nd-highest(y_O) = max over pairs P ⊂ O of min_{j ∈ P} y_j`` (the best pair is the top
   two). So: one binary ``c_j`` per class of O, ``Σ c_j = 2`` (choose a pair), ``s ≤ y_j +
-  M_j (1 − c_j)`` with ``M_j = S_u − l_j``, where ``S_u``/``S_l`` are the 2nd-highest upper /
-  lower bounds over O (order statistics are monotone, so ``S_l ≤ s ≤ S_u``). Maximising
+  M_j (1 − c_j)`` with ``M_j = S_u^{¬j} − l_j``, where ``S_u^{¬j}`` is the 2nd-highest upper
+  bound over ``O ∖ {j}`` (with ``c_j = 0`` the pair avoids j), and ``S_l ≤ s ≤ S_u`` with
+  ``S_l``/``S_u`` the 2nd-highest lower / upper bounds over O (order statistics are monotone).
+  Maximising
   picks the top pair and ``s`` equals its minimum — exact, with ``|O|`` binaries and rows
   instead of the pairwise disjunction's ``C(|O|, 2)`` clauses of two rows. A class with
   ``u_j < S_l`` is never in the top two (two classes always beat it) and gets no binary.
   ``top2_encoding="pairwise"`` uses the property's clauses as above.
 
 **Per-layer tightening** (``tighten="lp"``/``"milp"``): before a ReLU layer's encoding, each
-unstable unit ``z_u`` (``l < 0 < u``) is maximised and then minimised over the model built so
-far — the LP relaxation (binaries in [0, 1]: the ReLU triangle relaxation) or the MILP with a
-per-unit time limit, whose dual bound is used — and its bounds shrink to the results (plus a
-slack of ``TIGHTEN_SLACK·(1 + |value|)`` for the solver's tolerances; a solve that does not
-finish changes nothing). A unit whose new ``u ≤ 0`` or ``l ≥ 0`` is stabilised and needs no
-binary. Skipped where it cannot pay: the first nonlinear layer after a single affine map of the
-box (interval bounds are exact there), layers with fewer than ``min_unstable`` unstable units,
-and once the tightening share of the time budget is spent (most ambiguous units first: the
-largest ``min(−l, u)``). With several output clauses the outputs the property reads are
-tightened too (the objective's big-Ms come from them). After each layer the improved bounds
-are pushed forward by interval arithmetic and intersected with the given ones.
+candidate unit ``z_u`` is maximised and then minimised over the model built so far — the LP
+relaxation (binaries in [0, 1]: the ReLU triangle relaxation) or the MILP with a per-unit
+time limit, whose dual bound is used — and its bounds shrink to the results (plus a slack of
+``TIGHTEN_SLACK·(1 + |value|)`` for the solver's tolerances; a solve that does not finish
+changes nothing). Candidates: the unstable units (``l < 0 < u``), most ambiguous (largest
+``min(−l, u)``) first; before a fused ReLU + max-pool, the entries of windows that still need
+binaries, those closest to being dominated first. A unit whose new ``u ≤ 0`` or ``l ≥ 0`` is
+stabilised, a dominated pool entry dropped: each saves a binary. Skipped where it cannot pay
+(the reason is recorded per layer): the first nonlinear layer after a single affine map of
+the box (interval bounds are exact there), layers with fewer than ``min_unstable``
+candidates, models of ``TIGHTEN_MAX_ROWS`` rows or more (see there), and once the tightening
+share of the time budget is spent. With several output clauses the outputs the property reads
+are tightened too (the objective's big-Ms come from them). After each layer the improved
+bounds are pushed forward by interval arithmetic and intersected with the given ones.
 
 ``solve_milp`` returns the solver's best margin (``objective``), its dual bound (``bound``,
 ``−inf`` if infeasible, and never above the encoding's own bound ``T_u``) and the maximiser
@@ -85,6 +98,13 @@ TOP2_ENCODINGS = ("selection", "pairwise")
 TIGHTENINGS = ("none", "lp", "milp")
 TIGHTEN_SLACK = 1e-6
 """Relative slack added to every tightened bound (LP/MILP values carry solver tolerances)."""
+TIGHTEN_MAX_ROWS = 5000
+"""Layers are tightened only while the model has fewer rows. Measured on the study's network
+(``multilabel-cnn`` 28×56, 16/32 channels, loaded 2-core machine): at 20–75k rows one
+warm-started tightening LP took 1–7 s and the cold one 7–30 s (interior point), so a 30 s
+budget tightened ~1–10 % of the candidates and removed < 1 % of the binaries, while the same
+time given to the final MILP let its root LP prove robustness; below ~5k rows an LP takes
+milliseconds."""
 CONSTANT = -1
 ABSENT = -2
 DTYPE = torch.float64
@@ -166,7 +186,11 @@ def solve_milp(
     use; ``unit_timeout``: seconds per tightening solve; ``min_unstable``: the fewest unstable
     units for which a layer is tightened.
     """
-    settings = _check(network, input_set, prop, bounds, timeout, solver, top2_encoding, tighten, threads, objective_cutoff, tighten_share, unit_timeout, min_unstable)
+    _check_query(network, input_set, prop, bounds)
+    settings = _settings(
+        timeout=timeout, solver=solver, top2_encoding=top2_encoding, tighten=tighten, threads=threads, objective_cutoff=objective_cutoff,
+        tighten_share=tighten_share, unit_timeout=unit_timeout, min_unstable=min_unstable,
+    )
     encoder = _Encoder(network, input_set, prop, bounds, settings)
     encoder.encode()
     return encoder.solve()
@@ -175,7 +199,7 @@ def solve_milp(
 # -- checks ---------------------------------------------------------------------------------------
 
 
-def _check(network, input_set, prop, bounds, timeout, solver, top2_encoding, tighten, threads, objective_cutoff, tighten_share, unit_timeout, min_unstable) -> _Settings:
+def _check_query(network, input_set, prop, bounds) -> None:
     if not isinstance(network, Network):
         raise ConfigError(f"solve_milp needs a verifier Network (labelrobust.verify.network.from_torch), got {type(network).__name__}")
     if not isinstance(input_set, InputSet):
@@ -187,7 +211,11 @@ def _check(network, input_set, prop, bounds, timeout, solver, top2_encoding, tig
     if prop.num_outputs != network.num_outputs:
         raise ConfigError(f"the property reads {prop.num_outputs} outputs, the network has {network.num_outputs}")
     _check_bounds(network, input_set, bounds)
-    settings = _Settings(
+
+
+def _settings(*, timeout, solver, top2_encoding, tighten, threads, objective_cutoff, tighten_share, unit_timeout, min_unstable) -> _Settings:
+    SOLVERS.get(solver)  # an unknown backend fails here, before any encoding
+    return _Settings(
         timeout=number(timeout, "solve_milp: timeout", low=0.0, low_open=True),
         solver=solver, top2_encoding=one_of(top2_encoding, TOP2_ENCODINGS, "solve_milp: top2_encoding"),
         tighten=one_of(tighten, TIGHTENINGS, "solve_milp: tighten"), threads=integer(threads, "solve_milp: threads", low=1),
@@ -196,8 +224,6 @@ def _check(network, input_set, prop, bounds, timeout, solver, top2_encoding, tig
         unit_timeout=number(unit_timeout, "solve_milp: unit_timeout", low=0.0, low_open=True),
         min_unstable=integer(min_unstable, "solve_milp: min_unstable", low=1),
     )
-    SOLVERS.get(solver)  # an unknown backend fails here, before any encoding
-    return settings
 
 
 def _check_bounds(network: Network, input_set: InputSet, bounds) -> None:
@@ -247,19 +273,27 @@ class _Encoder:
     def encode(self) -> None:
         values = self._inputs()
         self.inputs = values
+        layers = self.network.layers
         nonlinear_before = False
-        for i, layer in enumerate(self.network.layers):
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            fused = isinstance(layer, ReLU) and i + 1 < len(layers) and isinstance(layers[i + 1], MaxPool)
             if isinstance(layer, ReLU):
                 self.details["unstable_before"].append(len(_unstable(values)))
                 if self._tightenable(i, nonlinear_before):
-                    self._tighten(i, values, _unstable(values))
+                    self._tighten(i, values, *(_pool_candidates(layers[i + 1], values) if fused else _relu_candidates(values)))
+            if fused:
+                values = self._relu_maxpool(i, layers[i + 1], values)
+                i += 1
+            elif isinstance(layer, ReLU):
                 values = self._relu(i, values)
-                nonlinear_before = True
             elif isinstance(layer, MaxPool):
                 values = self._maxpool(i, layer, values)
-                nonlinear_before = True
             else:
                 values = self._affine(i, layer, values)
+            nonlinear_before = nonlinear_before or not isinstance(layer, AFFINE)
+            i += 1
         self._objective(values, nonlinear_before)
         self._matrices.clear()
 
@@ -340,9 +374,24 @@ class _Encoder:
 
     def _maxpool(self, i: int, layer: MaxPool, values: _Values) -> _Values:
         self._refine(i, layer, values)
+        return self._pool(i, layer, values, relu_first=False)
+
+    def _relu_maxpool(self, i: int, layer: MaxPool, values: _Values) -> _Values:
+        """ReLU i then max-pool i+1 as one max, ``max_j relu(z_j) = max(0, max_j z_j)``: the
+        window's candidates are its pre-activations plus the constant 0, so an unstable unit
+        costs no ReLU binary of its own (the ReLU's output is read by the pool alone)."""
+        lo, hi = np.maximum(values.lower, 0.0), np.maximum(values.upper, 0.0)
+        self.lower[i + 1], self.upper[i + 1] = _intersect(self.lower[i + 1], self.upper[i + 1], lo, hi)
+        self.details["unstable"].append(len(_unstable(values)))
+        out_lo, out_hi = _interval_step(layer, self.lower[i + 1], self.upper[i + 1])
+        self.lower[i + 2], self.upper[i + 2] = _intersect(self.lower[i + 2], self.upper[i + 2], out_lo, out_hi)
+        return self._pool(i + 1, layer, values, relu_first=True)
+
+    def _pool(self, i: int, layer: MaxPool, values: _Values, relu_first: bool) -> _Values:
+        """Layer i's max-pool of ``values`` (of ``relu(values)`` if ``relu_first``)."""
         out = self._output(i, layer.out_size)
         rows = np.flatnonzero(self.needed[i + 1])
-        win = _PoolWindows(layer.windows.numpy()[rows], values)
+        win = _PoolWindows(layer.windows.numpy()[rows], values, relu_first)
         kind = win.kinds()
         single = rows[kind == 1]
         pick = win.first_kept()[kind == 1]
@@ -351,8 +400,7 @@ class _Encoder:
         out.index[consts], out.const[consts] = CONSTANT, win.const_max()[kind == 2]
         general = kind == 3
         out.index[rows[general]] = self._pool_rows(win, general)
-        lo, hi = win.lmax, win.umax
-        out.lower[rows], out.upper[rows] = _intersect(out.lower[rows], out.upper[rows], lo, hi)
+        out.lower[rows], out.upper[rows] = _intersect(out.lower[rows], out.upper[rows], win.lmax, win.umax)
         fixed = out.index == CONSTANT
         out.lower[fixed] = out.upper[fixed] = out.const[fixed]
         return out
@@ -377,7 +425,20 @@ class _Encoder:
         self.model.add_rows([(entry[lower_rows], y), (-x[lower_rows], None)], 0.0, math.inf)
         pick = sp.csr_matrix((np.ones(m), (r, np.arange(m))), shape=(n, m))
         self.model.add_rows([(pick, a)], 1.0, 1.0)
+        self._pool_cuts(win, general, y, a, r, j, pick, x, is_var)
         return y
+
+    def _pool_cuts(self, win, general, y, a, r, j, pick, x, is_var) -> None:
+        """Two valid rows per window that tighten the LP relaxation (no new binaries):
+        ``y ≤ Σ_j u_j a_j`` (the chosen input is at most its upper bound) and
+        ``y ≤ l_max + Σ_j (x_j − l_j)`` (the max exceeds l_max by at most the sum of excesses)."""
+        n = len(y)
+        eye = sp.identity(n, format="csr")
+        u, lo = win.u[general][r, j], win.l[general][r, j]
+        self.model.add_rows([(eye, y), (-pick @ sp.diags(u), a)], -math.inf, 0.0)
+        excess = pick @ sp.diags(is_var.astype(float))
+        slack = win.lmax[general] - excess @ lo
+        self.model.add_rows([(eye, y), (-(excess @ x), None)], -math.inf, slack)
 
     # -- the objective ------------------------------------------------------------------------
 
@@ -451,7 +512,10 @@ class _Encoder:
         else:
             c = self.model.add_binaries(len(kept))
             self.details["objective_binaries"] = len(kept)
-            self._bounded_by(s, a[kept], offset[kept], np.maximum(s_high - low[kept], 0.0), c)
+            # with c_j = 0 the chosen pair avoids j: s ≤ the 2nd-highest upper bound of the others
+            ranked = np.sort(high[kept])[::-1]
+            without = np.where(high[kept] >= ranked[1], ranked[2], ranked[1])
+            self._bounded_by(s, a[kept], offset[kept], np.maximum(without - low[kept], 0.0), c)
             self.model.add_rows([(sp.csr_matrix(np.ones((1, len(c)))), c)], 2.0, 2.0)
         ta, t_offset, t_low, t_high = self._linear(values, eye[[target]], np.zeros(1))
         self.margin_bounds = (float(s_low - t_high[0]), float(s_high - t_low[0]))
@@ -470,25 +534,27 @@ class _Encoder:
             self.session = open_session(self.model, self.settings.solver, threads=self.settings.threads)
         return self.session
 
-    def _tighten(self, i: int, values: _Values, units: np.ndarray, every_count: bool = False) -> None:
-        """Maximise and minimise each unit over the model so far; shrink its bounds.
-
-        ``every_count``: tighten however few the units are (the outputs the objective reads)."""
+    def _tighten(self, i: int, values: _Values, units: np.ndarray, priority: np.ndarray | None = None, every_count: bool = False) -> None:
+        """Maximise and minimise each unit over the model so far (smallest ``priority``
+        first); shrink its bounds. ``every_count``: however few the units are."""
         s = self.settings
-        record = {"layer": i, "candidates": len(units), "tightened": 0, "stabilised": 0, "solves": 0}
-        too_few = len(units) == 0 or (len(units) < s.min_unstable and not every_count)
-        if s.tighten == "none" or too_few or s.tighten_left() <= 0:
+        if s.tighten == "none":
+            return
+        record = {"layer": i, "candidates": len(units), "tightened": 0, "stabilised": 0, "solves": 0, "time": 0.0}
+        self.tightening["layers"].append(record)
+        skip = _skip_reason(len(units), s.min_unstable, every_count, self.model.num_rows, s.tighten_left())
+        if skip:
+            record["skipped"] = skip
             return
         start = time.perf_counter()
         session = self._open()
-        ambiguity = np.minimum(-values.lower[units], values.upper[units])
-        for u in units[np.argsort(-ambiguity, kind="stable")]:
+        order = np.argsort(priority, kind="stable") if priority is not None else np.arange(len(units))
+        for u in units[order]:
             if s.tighten_left() <= 0:
                 break
             # the first solve after new rows starts cold: it may use the whole remaining budget
             self._tighten_unit(session, values, int(u), record, s.unit_timeout if record["solves"] else s.tighten_left())
         record["time"] = time.perf_counter() - start
-        self.tightening["layers"].append(record)
         for key in ("solves", "tightened", "stabilised"):
             self.tightening[key] += record[key]
         self.tightening["time"] += record["time"]
@@ -556,11 +622,44 @@ def _unstable(values: _Values) -> np.ndarray:
     return np.flatnonzero(values.variables & (values.lower < 0) & (values.upper > 0))
 
 
+def _skip_reason(units: int, min_unstable: int, every_count: bool, rows: int, budget: float) -> str | None:
+    """Why a layer is not tightened (None: tighten it)."""
+    if units == 0 or (units < min_unstable and not every_count):
+        return f"{units} candidate units (fewer than {min_unstable}): the MILP branches on them cheaply"
+    if rows >= TIGHTEN_MAX_ROWS:
+        return f"the model has {rows} rows (≥ {TIGHTEN_MAX_ROWS}): each LP costs seconds, the final MILP's root LP does better"
+    if budget <= 0:
+        return "the tightening share of the time budget is spent"
+    return None
+
+
+def _relu_candidates(values: _Values) -> tuple[np.ndarray, np.ndarray]:
+    """The unstable units, most ambiguous (largest ``min(−l, u)``) first."""
+    units = _unstable(values)
+    return units, -np.minimum(-values.lower[units], values.upper[units])
+
+
+def _pool_candidates(layer: MaxPool, values: _Values) -> tuple[np.ndarray, np.ndarray]:
+    """Before a fused ReLU + max-pool: the variable entries of windows that still need
+    binaries, first those whose upper bound is closest (relative to their width) to falling
+    below the window's largest lower bound — there a tighter bound removes a binary."""
+    win = _PoolWindows(layer.windows.numpy(), values, relu_first=True)
+    open_rows = win.kinds() == 3
+    entries = win.keep[open_rows] & (win.idx[open_rows] >= 0)
+    r, j = np.nonzero(entries)
+    units = layer.windows.numpy()[open_rows][r, j]
+    width = values.upper[units] - values.lower[units]
+    closeness = (values.upper[units] - win.lmax[open_rows][r]) / np.maximum(width, 1e-12)
+    units, first = np.unique(units, return_index=True)
+    return units, closeness[first]
+
+
 def _intersect(l1: np.ndarray, u1: np.ndarray, l2: np.ndarray, u2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The intersection of two sound intervals; a crossing (round-off) collapses to the upper end."""
-    lower = np.maximum(l1, l2)
-    upper = np.maximum(np.minimum(u1, u2), lower)
-    return lower, upper
+    """The intersection of two sound intervals. A crossing (round-off between two sound
+    bounds) collapses to the smaller upper end, so upper bounds never grow: a unit the liveness
+    pass found inactive (``u ≤ 0``) or dominated stays so."""
+    upper = np.minimum(u1, u2)
+    return np.minimum(np.maximum(l1, l2), upper), upper
 
 
 def _interval_step(layer: Layer, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -577,18 +676,34 @@ def _interval_step(layer: Layer, lo: np.ndarray, hi: np.ndarray) -> tuple[np.nda
 
 
 class _PoolWindows:
-    """The needed windows of a max-pool: per entry its unit, bounds and whether it can win."""
+    """The needed windows of a max-pool: per entry its unit, bounds and whether it can win.
 
-    def __init__(self, windows: np.ndarray, values: _Values) -> None:
+    With ``relu_first`` the entries are pre-activations of a ReLU and a constant-0 entry is
+    appended to every window (``max_j relu(z_j) = max(0, max_j z_j)``); an inactive entry
+    (``u ≤ 0``) can never beat that 0 and is dropped. Of several constant entries only the
+    largest can win, so only the first largest is kept.
+    """
+
+    def __init__(self, windows: np.ndarray, values: _Values, relu_first: bool = False) -> None:
         valid = windows >= 0
         safe = np.where(valid, windows, 0)
-        self.idx = np.where(valid, values.index[safe], ABSENT)
-        valid &= self.idx != ABSENT  # left out by the liveness pass: dominated for sure
-        self.cval = np.where(valid, values.const[safe], 0.0)
-        self.l = np.where(valid, values.lower[safe], -math.inf)
-        self.u = np.where(valid, values.upper[safe], -math.inf)
+        idx = np.where(valid, values.index[safe], ABSENT)
+        valid &= idx != ABSENT  # left out by the liveness pass: dominated for sure
+        cval, lo, hi = values.const[safe], values.lower[safe], values.upper[safe]
+        if relu_first:
+            valid &= ~((idx >= 0) & (hi <= 0))
+            cval = np.maximum(cval, 0.0)
+            column = np.ones((len(windows), 1))
+            valid, idx = np.hstack([valid, column > 0]), np.hstack([idx, np.full((len(windows), 1), CONSTANT)])
+            cval, lo, hi = np.hstack([cval, 0 * column]), np.hstack([lo, 0 * column]), np.hstack([hi, 0 * column])
+        const = valid & (idx == CONSTANT)
+        lo, hi = np.where(const, cval, lo), np.where(const, cval, hi)
+        self.idx, self.cval = idx, np.where(valid, cval, 0.0)
+        self.l = np.where(valid, lo, -math.inf)
+        self.u = np.where(valid, hi, -math.inf)
         self.lmax = self.l.max(axis=1)
         self.keep = valid & (self.u >= self.lmax[:, None])
+        self.keep &= ~const | (np.arange(idx.shape[1]) == np.where(const, self.cval, -math.inf).argmax(axis=1)[:, None])
         self.umax = np.where(self.keep, self.u, -math.inf).max(axis=1)
         if (self.keep.sum(axis=1) == 0).any():
             raise RuntimeError("internal error: a max-pool window without a candidate")

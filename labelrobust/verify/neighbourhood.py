@@ -11,48 +11,63 @@
   at their current values, by bisection to the tolerance; each probe one verifier call.
 
 Facts both rely on. **Monotonicity**: ε ≤ ε' componentwise ⇒ the set of ε lies in the set of
-ε', so robustness of ε' implies robustness of ε; an expansion never leaves the robust
-region's complement once it entered it along a ray. **Saturation**: layer d's box covers the
+ε', so robustness of ε' implies robustness of ε. **Saturation**: layer d's box covers the
 whole domain once ``ε_d ≥ ε^sat_d = max_{p∈l_d} max(x_p − low, high − x_p)``; larger radii
 do not change the set, so every ε_d is capped there (otherwise a layer the network ignores
 would make ``w·ε`` unbounded). **Counterexamples** (CEGIS): a point x' of a rejected set,
 with per-layer radii ``ρ_d(x') = max_{p∈l_d} |x'_p − x_p|``, lies in the set of every
 ε ≥ ρ(x'), so the whole orthant {ε ≥ ρ} is not robust and is never proposed again.
 
-Every ``unknown`` verdict (timeout, numerical) counts as a rejection: an ε is accepted only
-on a ``robust`` verdict of a full verifier call on exactly that ε, so the final ε of either
-search is certified by the verdict stored with it (``NeighbourhoodResult.final``).
+Both start with the clean check ε = 0 (one verifier call; a clean input that is not robust,
+or undecided, is reported and not searched), then an optional robust starting ε. Every
+``unknown`` verdict (timeout, numerical) counts as a rejection: an ε is accepted only on a
+``robust`` verdict of a full verifier call on exactly that ε, so the final ε of either search
+is certified by the verdict stored with it (``NeighbourhoodResult.final``); nothing is ever
+accepted from cached information.
 
-The oracle-guided search, exactly (``_expansion``, ``_shrink``):
+The oracle-guided search, exactly (``_layer_costs``, ``_direction``, ``_expansion``,
+``_shrink``, ``_accept``). State: the last accepted ε with its verdict, the per-layer limits
+(ε^sat at first), the counterexamples' radii, a trust radius h (``first_step``, default 0.05)
+and a secant factor κ (1 at first).
 
-- **Weakest-point sensitivity.** At the last accepted ε with its verdict, take the margin's
-  input gradient ``g = ∂m/∂x`` at the verdict's last weakest point (the MILP maximiser if the
-  MILP ran, else the attack's best point; the clean input when the bounds decided without
-  either). The first-order cost of radius in layer d is ``G_d = Σ_{p∈l_d, movable} |g_p|``:
-  growing ε_d by δ lets each pixel move δ further in the direction of its gradient sign, so
-  the worst margin grows by ≈ ``G_d δ``; a pixel is *movable* unless its box already touches
-  the domain bound on that side. The slack is ``s = −U`` with ``U < 0`` the verdict's sound
-  upper bound on the margin (how far the best margin is below 0, never overestimated).
-- **Expansion.** Direction (the projected gradient of the Lagrangian ``w·ε − λ M(ε)``)
-  ``u_d = max(w_d − λ G_d, 0)`` over the layers with room left, ``λ = μ·max_d w_d/G_d``
-  (``balance`` μ ∈ [0, 1), default ½): the layer with the best gain per unit of margin
-  always expands, a layer whose ratio ``w_d/G_d`` is below μ times the best does not, and
-  sensitive layers expand less. Step ``δ = min(α u, room)`` with ``α = f·s / (κ·G·u)``: the
-  linear model predicts the step uses the fraction f (``slack_fraction``, default ¾) of the
-  slack; κ ∈ [¼, 4] (1 at first) is the last accepted step's observed slack used divided
-  by its prediction (a secant correction of the first-order model). Layers with ``G_d = 0``
-  (no first-order cost) expand straight to their room. A step whose largest entry is below
-  the tolerance τ is raised to τ along u, so a pessimistic slack never ends the search early.
-- **CEGIS shrink.** After the k-th rejection of one expansion δ (candidate ε_ok + δ):
-  ``δ ← (1 − c) ⊙ δ`` with the cutting weights c, halved as well from the second rejection
-  on (or when the cut left δ unchanged), so the loop always ends. If the counterexample
-  x' would still lie in the new candidate's set, the responsible layer (ρ_d > ε_ok,d) with the
-  largest cutting weight is cut to halfway between ε_ok,d and ρ_d. A counterexample that only
-  one layer d reaches beyond ε_ok (ρ_j ≤ ε_ok,j for j ≠ d) is a hard limit: every later
-  candidate is ≥ ε_ok, so ε_d < ρ_d from then on (kept as ``ε_d ≤ ρ_d − τ/2``). Candidates in
-  an orthant of an earlier counterexample are shrunk again without a verifier call. The
-  expansion fails when the largest entry of δ falls below τ; the search stops at the first
-  failed expansion, when no layer has room left, or at ``max_calls`` verifier calls.
+- **Robustness level from the weakest points.** With ``g(x') = ∂m/∂x`` the margin's input
+  gradient (float64 reference network), the first-order cost of radius in layer d at a point
+  x' is ``G_d(x') = Σ_{p∈l_d, movable} |g_p(x')|``: growing ε_d by δ lets each pixel move δ
+  further in the direction of its gradient's sign, so the worst margin grows by ≈ ``G_d δ``;
+  a pixel is *movable* unless its box already touches the domain bound on that side. The cost
+  used is ``G_d = max(G_d(x*), mean_k G_d(x_k))``: x* the verdict's last weakest point (the
+  MILP maximiser if the MILP ran, else the attack's best point; the clean input when the
+  bounds decided alone) and x_1 … x_16 (``samples``) uniform points of the box the step may
+  reach (radii ε + h on the layers with room). At one point inactive ReLUs hide the cost of
+  the layers whose pixels would switch them on; on a trained CNN the outer rings read as
+  free at the clean input and then cost the most. The slack is ``s = −U``, U < 0 the
+  verdict's sound upper bound on the margin: how far the best margin is below 0, never
+  overestimated.
+- **Expansion** (the gradient of the weighted size, w, plus the robustness term −λG: the
+  projected gradient of the Lagrangian ``w·ε − λ M(ε)``): over the layers with room ≥ τ,
+  ``u_d = max(w_d − λ G_d, 0)`` with ``λ = μ · max_d w_d/G_d`` (``balance`` μ ∈ [0, 1),
+  default ½): the layer with the best gain per unit of margin always expands, a layer whose
+  ratio is below μ times the best does not, and sensitive layers expand less. If some layers
+  have G_d = 0, they alone expand (u_d = w_d). Step length (largest entry) ``L = min(α·max u,
+  h)`` with ``α = f s / (κ G·u)`` (α = ∞ when G·u = 0): the linear model predicts the step
+  uses the fraction f (``slack_fraction``, default ¾) of the slack. L is raised to the
+  tolerance τ when smaller, so a pessimistic slack never ends the search early. Then
+  ``δ_d = min(L u_d / max u, room_d)``.
+- **Acceptance.** On a robust verdict of ε + δ: ε ← ε + δ; ``κ ← clip((U_new − U_old) /
+  (G·δ), 1/100, 4)`` (the observed slack used over the predicted, a secant correction of the
+  first-order model); ``h ← 2 max δ`` when the first candidate of the expansion was accepted,
+  ``h ← max δ`` after shrinks.
+- **CEGIS shrink.** After the k-th rejection of one expansion (candidate ε + δ; unknown
+  counts): ``δ ← (1 − c) ⊙ δ`` with the cutting weights c, halved as well from the second
+  rejection on (or when the cut left δ unchanged), so the loop always ends. If the
+  counterexample x' would still lie in the new candidate's set, the responsible layer
+  (ρ_d > ε_d) with the largest cutting weight is cut to halfway between ε_d and ρ_d. A
+  counterexample that only one layer d reaches beyond ε (ρ_j ≤ ε_j for j ≠ d) sets a hard
+  limit: every later candidate is ≥ ε, so ε_d < ρ_d from then on (kept as ``ε_d ≤ ρ_d −
+  τ/2``). A candidate inside the orthant of any earlier counterexample is shrunk again
+  without a verifier call. The expansion fails when the largest entry of δ falls below τ.
+- **Stop**: at a failed expansion that taught no new hard limit (one that did: h ← max(h/2,
+  τ) and plan again), when no layer has room ≥ τ, or at ``max_calls`` verifier calls.
 - **Cutting weights.** ``fixed``: ``c_d = (r − d)/(r + 1)``, i.e. ``(r/(r+1), (r−1)/(r+1), …,
   0)``: the object itself (layer 0) gives back most of its expansion, the outermost layer none.
   ``sensitivity`` (methods.md: "more shrink for less sensitive layers"): with
@@ -62,6 +77,11 @@ The oracle-guided search, exactly (``_expansion``, ``_shrink``):
   the largest steps (u_d grows as G_d falls), and a small gradient at one point is the least
   reliable first-order estimate (ReLUs that are inactive there switch on in the larger box),
   so the optimistic part of a rejected step sits mostly in the insensitive layers.
+
+**Choosing μ.** On a linear margin the robust region is a simplex and the optimum a vertex
+(the fractional knapsack: fill layers by w_d/G_d), which μ near 1 reaches; on ReLU networks
+the margin grows faster than linearly in each ε_d, so spreading the radius over several
+layers pays, and μ = ½ gave the larger weighted sizes on a trained DOUBLE-MNIST CNN.
 
 Sources: CEGIS as in Solar-Lezama et al. (2006), the counterexample ruling out a region of
 candidates; the verifier is MIPVerify-style (Tjeng, Xiao, Tedrake 2019).
@@ -79,7 +99,7 @@ import torch
 from torch import Tensor, nn
 
 from labelrobust.domain import UNIT_BOX, Box
-from labelrobust.errors import ConfigError
+from labelrobust.errors import ConfigError, SolverError
 from labelrobust.validation import integer, number, one_of
 from labelrobust.verify.input_sets import DTYPE, chebyshev_layers, layered_neighbourhood
 from labelrobust.verify.verdict import NOT_ROBUST, ROBUST, Verdict
@@ -88,7 +108,8 @@ log = logging.getLogger(__name__)
 
 METHODS = ("search", "binary")
 CUTS = ("fixed", "sensitivity")
-KAPPA_RANGE = (0.25, 4.0)
+KAPPA_RANGE = (0.01, 4.0)
+
 
 Oracle = Callable[[tuple[float, ...]], Verdict]
 Gradient = Callable[[Tensor], Tensor]
@@ -153,6 +174,8 @@ class SearchSettings:
     cut: str = "fixed"
     slack_fraction: float = 0.75
     balance: float = 0.5
+    first_step: float = 0.05
+    samples: int = 16
 
     def __post_init__(self) -> None:
         number(self.tolerance, "neighbourhood: tolerance", low=0.0, low_open=True)
@@ -160,6 +183,8 @@ class SearchSettings:
         one_of(self.cut, CUTS, "neighbourhood: cut")
         number(self.slack_fraction, "neighbourhood: slack_fraction", low=0.0, high=1.0, low_open=True)
         number(self.balance, "neighbourhood: balance", low=0.0, high=1.0, high_open=True)
+        number(self.first_step, "neighbourhood: first_step", low=0.0, low_open=True)
+        integer(self.samples, "neighbourhood: samples", low=0)
 
 
 class LayeredProblem:
@@ -197,19 +222,31 @@ class LayeredProblem:
         gap = (point.to(DTYPE).flatten() - self.center).abs()
         return tuple(float(gap[m].max()) if c else 0.0 for m, c in zip(self.members, self.counts))
 
-    def costs(self, point: Tensor, eps: Sequence[float]) -> tuple[list[float], list[float]]:
-        """At ``point``: ``G_d`` (Σ |g_p| over layer d's movable inputs under radii ``eps``)
-        and ``s_d`` (mean |g_p| over layer d's inputs)."""
-        g = self.gradient(point.to(DTYPE).flatten()[None])[0].to(DTYPE)
-        radius = torch.zeros_like(self.center)
-        for m, e in zip(self.members, eps):
-            radius[m] = e
+    def costs(self, points: Tensor, eps: Sequence[float]) -> tuple[list[float], list[float]]:
+        """Averaged over the rows of ``points`` (N×D): ``G_d`` (Σ |g_p| over layer d's inputs
+        that are movable under radii ``eps``) and ``s_d`` (mean |g_p| over layer d's inputs)."""
+        g = self.gradient(points.to(DTYPE).reshape(len(points), -1)).to(DTYPE)
+        radius = self.per_input(eps)
         up = (self.center + radius) < self.domain.high
         down = (self.center - radius) > self.domain.low
         movable = torch.where(g > 0, up, torch.where(g < 0, down, torch.zeros_like(up)))
-        big = [float((g.abs() * movable)[m].sum()) for m in self.members]
-        mean = [float(g.abs()[m].mean()) if c else 0.0 for m, c in zip(self.members, self.counts)]
+        big = [float((g.abs() * movable)[:, m].sum(dim=1).mean()) for m in self.members]
+        mean = [float(g.abs()[:, m].mean()) if c else 0.0 for m, c in zip(self.members, self.counts)]
         return big, mean
+
+    def per_input(self, eps: Sequence[float]) -> Tensor:
+        """The radius of every input under ``eps`` (0 beyond the last layer)."""
+        radius = torch.zeros_like(self.center)
+        for m, e in zip(self.members, eps):
+            radius[m] = float(e)
+        return radius
+
+    def sample(self, eps: Sequence[float], n: int, generator: torch.Generator) -> Tensor:
+        """``n`` points drawn uniformly from the layered box of radii ``eps`` (N×D)."""
+        radius = self.per_input(eps)
+        low = (self.center - radius).clamp_min(self.domain.low)
+        high = (self.center + radius).clamp_max(self.domain.high)
+        return low + torch.rand((n, self.center.numel()), dtype=DTYPE, generator=generator) * (high - low)
 
 
 def margin_gradient(reference: nn.Module, prop, input_shape: tuple[int, ...]) -> Gradient:
@@ -322,6 +359,10 @@ class _Trace:
 
     def result(self, method: str, eps: Sequence[float], verdict: Verdict, stop: str) -> NeighbourhoodResult:
         eps = tuple(float(e) for e in eps)
+        if verdict.status == ROBUST and not any(p.accepted and p.eps == eps for p in self.probes):
+            verdict = self.ask(eps)  # a guard: the reported ε must carry the verdict of a call on exactly it
+            if verdict.status != ROBUST:
+                raise SolverError(f"neighbourhood search: the final ε {eps} did not verify robust on its own call ({verdict.status}); the verifier contradicts itself")
         return NeighbourhoodResult(method, eps, self.problem.weighted_size(eps), self.calls, time.perf_counter() - self.start, verdict.status, stop, self.probes, verdict)
 
 
@@ -371,14 +412,17 @@ def binary_search(problem: LayeredProblem, settings: SearchSettings | None = Non
 @dataclass
 class _State:
     """The oracle-guided search's memory: the last robust ε and its verdict, the hard
-    per-layer limits, the counterexamples' radii and the secant factor κ."""
+    per-layer limits, the counterexamples' radii, the secant factor κ, the trust radius h
+    and the layer costs G the current step was planned with."""
 
     eps: list[float]
     verdict: Verdict
     limit: list[float]
+    reach: float
     cuts: list[tuple[float, ...]] = field(default_factory=list)
     kappa: float = 1.0
     costs: list[float] = field(default_factory=list)
+    generator: torch.Generator = field(default_factory=lambda: torch.Generator().manual_seed(0))
 
 
 def oracle_search(problem: LayeredProblem, settings: SearchSettings | None = None, start: Sequence[float] | None = None) -> NeighbourhoodResult:
@@ -388,7 +432,7 @@ def oracle_search(problem: LayeredProblem, settings: SearchSettings | None = Non
     eps, verdict = _begin(trace, start)
     if eps is None:
         return _not_robust_result(trace, "search", verdict)
-    state = _State(list(eps), verdict, list(problem.saturation))
+    state = _State(list(eps), verdict, list(problem.saturation), settings.first_step)
     while True:
         if trace.exhausted:
             stop = "verifier-call limit reached"
@@ -397,9 +441,15 @@ def oracle_search(problem: LayeredProblem, settings: SearchSettings | None = Non
         if step is None:
             stop = "every layer reached its limit"
             break
+        limits = list(state.limit)
         if not _expand(trace, state, step):
-            stop = "verifier-call limit reached" if trace.exhausted else "no expansion accepted (step below the tolerance)"
-            break
+            if trace.exhausted:
+                stop = "verifier-call limit reached"
+                break
+            if state.limit == limits:
+                stop = "no expansion accepted (step below the tolerance)"
+                break
+            state.reach = max(0.5 * state.reach, settings.tolerance)  # a new hard limit: plan again
     return trace.result("search", state.eps, state.verdict, stop)
 
 
@@ -411,29 +461,46 @@ def _weakest(problem: LayeredProblem, verdict: Verdict) -> Tensor:
     return verdict.weakest_points[-1] if verdict.weakest_points else problem.center
 
 
-def _expansion(problem: LayeredProblem, state: _State, settings: SearchSettings) -> list[float] | None:
-    """The next step δ from the last robust ε, or None when no layer has room."""
-    tol = settings.tolerance
-    room = _room(problem, state)
-    active = [d for d in range(problem.layers) if room[d] > 0.5 * tol]
-    if not active:
-        return None
-    big, _ = problem.costs(_weakest(problem, state.verdict), state.eps)
+def _layer_costs(problem: LayeredProblem, state: _State, active: list[int], settings: SearchSettings) -> list[float]:
+    """``G_d``: the larger of the cost at the weakest point and its mean over ``samples``
+    random points of the box the step may reach (ε + h on the active layers); at one point,
+    inactive ReLUs hide the cost of the layers whose pixels would switch them on."""
+    big, _ = problem.costs(_weakest(problem, state.verdict)[None], state.eps)
+    if settings.samples:
+        reach = [e + state.reach if d in active else e for d, e in enumerate(state.eps)]
+        near, _ = problem.costs(problem.sample(reach, settings.samples, state.generator), state.eps)
+        big = [max(a, b) for a, b in zip(big, near)]
+    return big
+
+
+def _direction(problem: LayeredProblem, big: list[float], active: list[int], balance: float) -> list[float]:
+    """``u_d = max(w_d − λ G_d, 0)``, ``λ = μ max w_d/G_d`` over the active layers; the layers
+    without first-order cost alone (``u_d = w_d``) when there are any."""
     w = problem.weights
     free = [d for d in active if big[d] <= 0]
-    if free:  # no first-order cost: the linear model says these layers may grow to their room
-        step = [room[d] if d in free else 0.0 for d in range(problem.layers)]
-    else:
-        lam = settings.balance * max(w[d] / big[d] for d in active)
-        u = [max(w[d] - lam * big[d], 0.0) if d in active else 0.0 for d in range(problem.layers)]
-        slack = max(-state.verdict.upper_bound, 0.0)
-        alpha = settings.slack_fraction * slack / (state.kappa * sum(b * v for b, v in zip(big, u)))
-        step = [min(alpha * v, r) for v, r in zip(u, room)]
-        if max(step) < tol:  # a pessimistic slack must not end the search: try one τ step
-            top = max(u)
-            step = [min(tol * v / top, r) for v, r in zip(u, room)]
+    if free:
+        return [w[d] if d in free else 0.0 for d in range(problem.layers)]
+    lam = balance * max(w[d] / big[d] for d in active)
+    return [max(w[d] - lam * big[d], 0.0) if d in active else 0.0 for d in range(problem.layers)]
+
+
+def _expansion(problem: LayeredProblem, state: _State, settings: SearchSettings) -> list[float] | None:
+    """The next step δ from the last robust ε, or None when no layer has room ≥ τ:
+    ``δ_d = min(L u_d / max u, room_d)``, ``L = max(min(α max u, h), τ)``, ``α = f s/(κ G·u)``."""
+    tol = settings.tolerance
+    room = _room(problem, state)
+    active = [d for d in range(problem.layers) if room[d] >= tol]  # room for at least one τ step
+    if not active:
+        return None
+    big = _layer_costs(problem, state, active, settings)
+    u = _direction(problem, big, active, settings.balance)
+    cost = sum(b * v for b, v in zip(big, u))
+    slack = max(-state.verdict.upper_bound, 0.0)
+    alpha = settings.slack_fraction * slack / (state.kappa * cost) if cost > 0 else math.inf
+    length = min(alpha * max(u), state.reach)
+    length = max(length, tol)  # a pessimistic slack must not end the search: at least one τ step
     state.costs = big
-    return step
+    return [min(length * v / max(u), r) for v, r in zip(u, room)]
 
 
 def _expand(trace: _Trace, state: _State, step: list[float]) -> bool:
@@ -450,7 +517,7 @@ def _expand(trace: _Trace, state: _State, step: list[float]) -> bool:
             return False
         answer = trace.ask(candidate)
         if answer.status == ROBUST:
-            _accept(state, candidate, answer)
+            _accept(state, candidate, answer, rejections)
             return True
         rejections += 1
         rho = problem.radii(answer.counterexample) if answer.counterexample is not None else None
@@ -460,12 +527,15 @@ def _expand(trace: _Trace, state: _State, step: list[float]) -> bool:
     return False
 
 
-def _accept(state: _State, candidate: list[float], answer: Verdict) -> None:
-    """Move to the accepted ε and update κ = observed slack used / predicted."""
+def _accept(state: _State, candidate: list[float], answer: Verdict, rejections: int) -> None:
+    """Move to the accepted ε; κ ← observed slack used / predicted (clipped to KAPPA_RANGE);
+    h ← 2·max δ after a first-try acceptance, max δ after shrinks."""
+    step = [c - e for c, e in zip(candidate, state.eps)]
     used = answer.upper_bound - state.verdict.upper_bound
-    predicted = sum(g * (c - e) for g, c, e in zip(state.costs, candidate, state.eps))
+    predicted = sum(g * s for g, s in zip(state.costs, step))
     if predicted > 0 and math.isfinite(used):
         state.kappa = min(max(used / predicted, KAPPA_RANGE[0]), KAPPA_RANGE[1])
+    state.reach = (2.0 if rejections == 0 else 1.0) * max(step)
     state.eps, state.verdict = candidate, answer
 
 
@@ -488,7 +558,7 @@ def _cut_weights(problem: LayeredProblem, state: _State, answer: Verdict | None,
     if settings.cut == "fixed":
         return fixed_cut_weights(problem.layers)
     point = answer.counterexample if answer is not None and answer.counterexample is not None else _weakest(problem, answer or state.verdict)
-    _, mean = problem.costs(point, state.eps)
+    _, mean = problem.costs(point[None], state.eps)
     return sensitivity_cut_weights(mean)
 
 

@@ -13,6 +13,9 @@
    differs from the solver's by more than ``recheck_tolerance``) answers
    ``unknown (numerical)``. A time limit answers ``unknown (timeout)``, never robust.
 
+Before any stage the clean input (the set's center) is checked in float64: if it already
+violates the property (a misclassified sample), the answer is ``not robust`` at stage ``clean``.
+
 The float32 model is used only to *search* (attack); every answer rests on float64
 arithmetic: the bounds and the MILP are built from float64 copies of the weights, and every
 counterexample is checked on a float64 copy of the network.
@@ -20,6 +23,7 @@ counterexample is checked on a float64 copy of the network.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -134,6 +138,11 @@ def verify_query(query: Query, config: VerifyConfig | None = None) -> Verdict:
     config = config or VerifyConfig()
     clock = _Clock(config.timeout)
     record: dict = {"weakest": [], "lower": float("-inf"), "details": {}}
+    clean = float(float64_margin(query, query.input_set.center[None])[0])
+    record["details"]["clean_margin"] = clean
+    if clean >= 0:  # the unperturbed input already violates (e.g. a misclassified sample)
+        record["lower"] = clean
+        return _verdict(NOT_ROBUST, "clean", math.inf, clock, record, counterexample=query.input_set.center.clone())
     bounds, upper = _bound_stages(query, config, clock, record)
     if upper < -BOUND_TOLERANCE:
         return _verdict(ROBUST, record["stage"], upper, clock, record)
@@ -202,7 +211,6 @@ def _attack_stage(query: Query, config: VerifyConfig, clock: _Clock, record: dic
     finally:
         torch.random.set_rng_state(generator_state)
     points = (box.lower + (box.upper - box.lower) * u.to("cpu", torch.float64)).clamp(box.lower, box.upper)
-    points = torch.cat([box.center[None], points])  # the clean input itself may already violate
     margins = float64_margin(query, points)
     best = int(margins.argmax())
     record["weakest"].append(points[best])

@@ -8,7 +8,8 @@
 - ``unknown``: nothing decided; ``reason`` says why (``timeout``, ``numerical``: the solver's
   maximiser did not re-check in float64, or the solver's status). A timeout is never robust.
 
-``stage`` names the stage that decided (``interval``, ``crown``, ``attack``, ``milp``);
+``stage`` names the stage that decided (``clean``: the unperturbed input already violates,
+``interval``, ``crown``, ``attack``, ``milp``);
 ``times`` holds the seconds spent in every stage that ran; ``weakest_points`` the maximising
 points the stages found (attack optimum, MILP maximiser), which the neighbourhood search reads.
 """

@@ -123,10 +123,15 @@ def test_a_general_linear_property_and_the_stage_record():
     prop = linear_property([([[1.0, 0.0, 0.0]], [-(float(y[0]) + 10.0)])], 3)
     verdict = verify_query(make_query(model, linf_ball(x, 0.01), prop), FAST)
     assert verdict.status == ROBUST and verdict.stage in ("interval", "crown") and "interval" in verdict.times
-    # unsafe: y_0 ≥ y_0(x) − 1: the clean point itself violates, the attack stage answers
+    # unsafe: y_0 ≥ y_0(x) − 1: the clean point itself violates, before any bound is computed
     prop = linear_property([([[1.0, 0.0, 0.0]], [-(float(y[0]) - 1.0)])], 3)
     verdict = verify_query(make_query(model, linf_ball(x, 0.01), prop), FAST)
-    assert verdict.status == NOT_ROBUST and verdict.stage == "attack" and verdict.weakest_points
+    assert verdict.status == NOT_ROBUST and verdict.stage == "clean" and torch.equal(verdict.counterexample, x.double())
+    assert verdict.details["clean_margin"] == pytest.approx(1.0)
+    # unsafe: y_0 ≥ y_0(x) + δ with δ just reachable inside the ball: the attack finds it
+    prop = linear_property([([[1.0, 0.0, 0.0]], [-(float(y[0]) + 1e-4)])], 3)
+    verdict = verify_query(make_query(model, linf_ball(x, 0.2), prop), FAST)
+    assert verdict.status == NOT_ROBUST and verdict.stage in ("attack", "milp") and verdict.weakest_points
 
 
 def test_milp_disabled_and_a_tiny_timeout_are_unknown_never_robust():
@@ -158,3 +163,34 @@ def test_query_and_config_errors():
         VerifyConfig(timeout=0)
     with pytest.raises(ConfigError, match="tighten"):
         VerifyConfig(tighten="always")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_milp_optimum_is_the_same_with_crown_or_interval_bounds_on_conv_nets(seed):
+    """Sound bounds only prune the MILP, so its exact optimum must not depend on which bounds it
+    got; CROWN bounds that cut off a real activation would show up here as a lower optimum. The
+    optimum is also never below the margin of sampled points (checked in float64)."""
+    from labelrobust.models.base import build_model
+    from labelrobust.verify.bounds import crown_bounds, interval_bounds
+    from labelrobust.verify.input_sets import layered_neighbourhood
+    from labelrobust.verify.milp import solve_milp
+    from labelrobust.verify.network import from_torch
+
+    torch.manual_seed(seed)
+    model = build_model("multilabel-cnn", input_shape=(1, 8, 10), out_dim=5, mean=(0.1,), std=(0.3,), channels=(2, 3)).eval()
+    net = from_torch(model, (1, 8, 10))
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(1, 8, 10, generator=g)
+    mask = torch.zeros(8, 10, dtype=torch.bool)
+    mask[2:5, 3:6] = True
+    box = layered_neighbourhood(x, mask, (0.1, 0.05)) if seed % 2 else linf_ball(x, 0.03)
+    with torch.no_grad():
+        target = int(model(x[None]).argmax())
+    prop = top2_property(target, 5) if seed % 4 < 2 else argmax_property(target, 5)
+    coarse = interval_bounds(net, box)
+    tight = crown_bounds(net, box, coarse)
+    results = [solve_milp(net, box, prop, b, timeout=60, objective_cutoff=None, tighten="none") for b in (coarse, tight)]
+    assert all(r.status == "optimal" for r in results), [r.status for r in results]
+    assert results[0].objective == pytest.approx(results[1].objective, abs=1e-5)
+    sampled = float(_margins(model, prop, box.sample(3000, g).reshape(-1, 1, 8, 10)).max())
+    assert results[1].objective >= sampled - 1e-6
