@@ -60,7 +60,7 @@ from torch import Tensor
 
 from labelrobust.errors import ConfigError
 from labelrobust.verify.input_sets import InputSet
-from labelrobust.verify.network import AFFINE, ConvMap, DiagonalMap, Layer, MaxPool, Network, ReLU
+from labelrobust.verify.network import AFFINE, ConvMap, DiagonalMap, Layer, MaxPool, Network, ReLU, check_query_parts
 from labelrobust.verify.properties import OutputProperty
 
 DTYPE = torch.float64
@@ -140,12 +140,7 @@ def _widen(lower: Tensor, upper: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _check_query(network: Network, input_set: InputSet) -> None:
-    if not isinstance(network, Network):
-        raise ConfigError(f"bounds need a verifier Network (labelrobust.verify.network.from_torch), got {type(network).__name__}")
-    if not isinstance(input_set, InputSet):
-        raise ConfigError(f"bounds need an InputSet (labelrobust.verify.input_sets), got {type(input_set).__name__}")
-    if input_set.size != network.input_size:
-        raise ConfigError(f"the input set has {input_set.size} values (shape {input_set.shape}) but the network reads {network.input_size} inputs (shape {network.input_shape})")
+    check_query_parts("bounds", network, input_set)
 
 
 def _check_covers(bounds: Bounds, input_set: InputSet, what: str) -> None:

@@ -50,13 +50,11 @@ class QuerySpec:
     eps: float | None = None
     layer_eps: tuple[float, ...] | None = None
     perturbed_object: int = 1
-    target_object: int = 0
 
     def __post_init__(self) -> None:
         one_of(self.property, PROPERTY_KINDS, "verify: property")
         one_of(self.set_kind, SET_KINDS, "verify: input set")
         integer(self.perturbed_object, "verify: perturbed_object", low=0)
-        integer(self.target_object, "verify: target_object", low=0)
         if self.set_kind == "linf" and self.eps is None:
             raise ConfigError("verify: the linf input set needs --eps")
         if self.set_kind == "layered" and self.layer_eps is None:
@@ -70,7 +68,8 @@ class QuerySpec:
 
 
 def target_class(images: ImageSet, i: int, spec: QuerySpec) -> int:
-    """The protected class of sample ``i``: its label (object 0's class for multi-object data)."""
+    """The protected class of sample ``i``: its label (object 0's class on DOUBLE-MNIST, the
+    target of the study; the other object is the one perturbed)."""
     return int(images.labels[i])
 
 
@@ -117,17 +116,30 @@ class CampaignResult:
 
 def results_folder(run_dir: Path, spec: QuerySpec, settings: dict, out: str | Path | None, force: bool) -> Path:
     """``RUN_DIR/verify/<label>`` (or ``out``), refusing a folder of other settings unless ``force``."""
-    folder = Path(out) if out is not None else run_dir / "verify" / spec.label()
-    summary = folder / "settings.json"
-    if summary.is_file():
-        saved = json.loads(summary.read_text())
-        if saved != settings:
-            if not force:
-                changed = _differences(saved, settings)
-                raise ConfigError(f"{folder} holds verification results of other settings ({', '.join(changed)} differ); pass --force to replace them or --out DIR for a new folder")
-            shutil.rmtree(folder / "samples", ignore_errors=True)
-    require_writable_dir(folder / "samples", "the verification results folder")
-    atomic_write_text(summary, json.dumps(settings, indent=1, sort_keys=True))
+    return guarded_folder(Path(out) if out is not None else run_dir / "verify" / spec.label(), settings, force, "verification")
+
+
+def guarded_folder(folder: Path, settings: dict, force: bool, what: str) -> Path:
+    """``folder`` with ``settings.json`` = ``settings``. A folder that holds results of other
+    settings, or results without settings, is refused unless ``force``, which deletes them
+    (``samples/``, ``summary.json``, ``heatmaps.png``) before the new settings are written."""
+    saved_path, samples = folder / "settings.json", folder / "samples"
+    stale = samples.is_dir() and any(samples.iterdir())
+    if saved_path.is_file():
+        saved = _read(saved_path)
+        stale = saved != settings
+        changed = ", ".join(_differences(saved, settings))
+        why = f"of other settings ({changed} differ)"
+    else:
+        why = "but no settings.json, so they may come from other settings"
+    if stale:
+        if not force:
+            raise ConfigError(f"{folder} holds {what} results {why}; pass --force to replace them or --out DIR for a new folder")
+        shutil.rmtree(samples, ignore_errors=True)
+        for name in ("summary.json", "heatmaps.png"):
+            (folder / name).unlink(missing_ok=True)
+    require_writable_dir(samples, f"the {what} results folder")
+    atomic_write_text(saved_path, json.dumps(settings, indent=1, sort_keys=True))
     return folder
 
 
@@ -162,6 +174,8 @@ def sample_record(index: int, query: Query, verdict: Verdict) -> dict:
 def run_queries(items: list[tuple[int, Query]], config: VerifyConfig, folder: Path, workers: int = 1, on_done: Callable[[dict], None] | None = None) -> list[dict]:
     """Verify each (index, query), skipping those already in ``folder/samples``; records in index order."""
     workers = integer(workers, "verify: workers", low=1)
+    if workers > 1 and any(q.device != "cpu" for _, q in items):
+        raise ConfigError("--workers > 1 runs queries in forked CPU processes; pass --device cpu with it (the verifier's bounds and MILP run on the CPU anyway)")
     done = {i: _read(folder / "samples" / f"{i}.json") for i, _ in items if (folder / "samples" / f"{i}.json").is_file()}
     todo = [(i, q, config) for i, q in items if i not in done]
 

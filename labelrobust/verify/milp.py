@@ -90,7 +90,7 @@ from torch import Tensor
 from labelrobust.errors import ConfigError
 from labelrobust.validation import integer, number, one_of
 from labelrobust.verify.input_sets import InputSet
-from labelrobust.verify.network import AFFINE, Layer, MaxPool, Network, ReLU
+from labelrobust.verify.network import AFFINE, Layer, MaxPool, Network, ReLU, check_query_parts
 from labelrobust.verify.properties import OutputProperty
 from labelrobust.verify.solvers import SOLVERS, TIME_LIMIT, Model, Objective, Session, SolveOptions, open_session
 
@@ -200,16 +200,7 @@ def solve_milp(
 
 
 def _check_query(network, input_set, prop, bounds) -> None:
-    if not isinstance(network, Network):
-        raise ConfigError(f"solve_milp needs a verifier Network (labelrobust.verify.network.from_torch), got {type(network).__name__}")
-    if not isinstance(input_set, InputSet):
-        raise ConfigError(f"solve_milp needs an InputSet (labelrobust.verify.input_sets), got {type(input_set).__name__}")
-    if not isinstance(prop, OutputProperty):
-        raise ConfigError(f"solve_milp needs an OutputProperty (labelrobust.verify.properties), got {type(prop).__name__}")
-    if input_set.size != network.input_size:
-        raise ConfigError(f"the input set has {input_set.size} values (shape {input_set.shape}) but the network reads {network.input_size} inputs (shape {network.input_shape})")
-    if prop.num_outputs != network.num_outputs:
-        raise ConfigError(f"the property reads {prop.num_outputs} outputs, the network has {network.num_outputs}")
+    check_query_parts("solve_milp", network, input_set, prop)
     _check_bounds(network, input_set, bounds)
 
 

@@ -18,7 +18,6 @@ image, one column per method). A folder holding results of other settings is ref
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,10 +25,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from labelrobust.atomic import atomic_write_text, require_writable_dir
+from labelrobust.atomic import atomic_write_text
 from labelrobust.errors import ConfigError
 from labelrobust.validation import integer, one_of
-from labelrobust.verify.campaign import PROPERTY_KINDS, check_indices, check_scores_are_outputs, label_set_of, object_mask, target_class
+from labelrobust.verify.campaign import PROPERTY_KINDS, check_indices, check_scores_are_outputs, guarded_folder, label_set_of, object_mask, target_class
 from labelrobust.verify.heatmaps import HeatPanel, epsilon_map, heatmap_grid
 from labelrobust.verify.input_sets import chebyshev_layers
 from labelrobust.verify.neighbourhood import METHODS, LayeredProblem, SearchSettings, layer_weights, run_search, start_radii, verifier_problem
@@ -145,20 +144,7 @@ def run_title(exp, run_dir: Path) -> str:
 
 def results_folder(folder: Path, settings: dict, force: bool) -> Path:
     """``folder``, refusing one that holds results of other settings unless ``force``."""
-    saved_path = folder / "settings.json"
-    if saved_path.is_file():
-        try:
-            saved = json.loads(saved_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read {saved_path}: {exc}; delete the folder or pass --force") from None
-        if saved != settings:
-            if not force:
-                changed = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
-                raise ConfigError(f"{folder} holds neighbourhood results of other settings ({', '.join(changed)} differ); pass --force to replace them")
-            shutil.rmtree(folder / "samples", ignore_errors=True)
-    require_writable_dir(folder / "samples", "the neighbourhood results folder")
-    atomic_write_text(saved_path, json.dumps(settings, indent=1, sort_keys=True))
-    return folder
+    return guarded_folder(folder, settings, force, "neighbourhood")
 
 
 def solve_run(prepared: PreparedRun, methods: Sequence[str], search: SearchSettings, *, on_done: Callable[[dict], None] | None = None) -> RunResult:

@@ -289,7 +289,10 @@ def from_torch(model: nn.Module, input_shape: tuple[int, ...]) -> Network:
     shape = tuple(int(s) for s in input_shape)
     layers: list[Layer] = []
     for position, module in _leaves(model):
+        before = len(layers)
         shape = _append(layers, module, position, shape)
+        for layer in layers[before:]:
+            _check_finite(layer, position, module)
     return Network(tuple(_fold(layers)), tuple(int(s) for s in input_shape))
 
 
@@ -332,6 +335,14 @@ def _append(layers: list[Layer], module: nn.Module, position: str, shape: tuple[
             return _add(layers, _batch_norm(module, position, shape))
     state = " in training mode (call model.eval())" if isinstance(module, nn.Dropout) else ""
     raise ConfigError(f"the verifier cannot encode layer {position} ({type(module).__name__}){state}; supported layers: {SUPPORTED}")
+
+
+def _check_finite(layer: Layer, position: str, module: nn.Module) -> None:
+    """NaN/inf parameters would only surface deep inside the MILP; refuse them here."""
+    for name in ("weight", "bias", "kernel", "conv_bias", "scale", "shift"):
+        value = getattr(layer, name, None)
+        if isinstance(value, Tensor) and not torch.isfinite(value).all():
+            raise ConfigError(f"layer {position} ({type(module).__name__}) has NaN or inf parameters (statistics); the verifier needs finite weights")
 
 
 def _add(layers: list[Layer], layer: Layer) -> tuple[int, ...]:
@@ -477,3 +488,23 @@ def float64_outputs(reference: nn.Module, x: Tensor, input_shape: tuple[int, ...
 
 def as_numpy(t: Tensor) -> np.ndarray:
     return t.detach().to("cpu", DTYPE).numpy()
+
+
+def check_query_parts(who: str, network: Network, input_set, prop=None) -> None:
+    """Refuse a network, input set and property that do not fit together (``who`` names the
+    caller in the message: ``bounds``, ``solve_milp``, ``the query``)."""
+    from labelrobust.verify.input_sets import InputSet
+    from labelrobust.verify.properties import OutputProperty
+
+    if not isinstance(network, Network):
+        raise ConfigError(f"{who} needs a verifier Network (labelrobust.verify.network.from_torch), got {type(network).__name__}")
+    if not isinstance(input_set, InputSet):
+        raise ConfigError(f"{who} needs an InputSet (labelrobust.verify.input_sets), got {type(input_set).__name__}")
+    if input_set.size != network.input_size:
+        raise ConfigError(f"the input set has {input_set.size} values (shape {input_set.shape}) but the network reads {network.input_size} inputs (shape {network.input_shape})")
+    if prop is None:
+        return
+    if not isinstance(prop, OutputProperty):
+        raise ConfigError(f"{who} needs an OutputProperty (labelrobust.verify.properties), got {type(prop).__name__}")
+    if prop.num_outputs != network.num_outputs:
+        raise ConfigError(f"the property reads {prop.num_outputs} outputs, the network has {network.num_outputs}")

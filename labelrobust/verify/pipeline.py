@@ -11,7 +11,9 @@
    its maximiser is re-checked exactly like an attack's point. A maximiser that does not
    violate the property in float64 although the solver says it does (or whose float64 margin
    differs from the solver's by more than ``recheck_tolerance``) answers
-   ``unknown (numerical)``. A time limit answers ``unknown (timeout)``, never robust.
+   ``unknown (numerical)``, and so does a dual bound below the float64 margin of a point of
+   the set (impossible for a correct bound). A time limit without a proving dual bound answers
+   ``unknown (timeout)``: a timeout is never turned into robust without one.
 
 Before any stage the clean input (the set's center) is checked in float64: if it already
 violates the property (a misclassified sample), the answer is ``not robust`` at stage ``clean``.
@@ -38,13 +40,15 @@ from labelrobust.validation import integer, number, one_of
 from labelrobust.verify.bounds import crown_bounds, interval_bounds, property_upper_bound, unstable_counts
 from labelrobust.verify.input_sets import InputSet
 from labelrobust.verify.milp import solve_milp
-from labelrobust.verify.network import Network, float64_outputs, from_torch, reference_model
+from labelrobust.verify.network import Network, check_query_parts, float64_outputs, from_torch, reference_model
 from labelrobust.verify.properties import OutputProperty
 from labelrobust.verify.verdict import NOT_ROBUST, ROBUST, UNKNOWN, Verdict
 
 BOUND_METHODS = ("interval", "crown")
 TIGHTENING = ("none", "lp", "milp")
 TOP2_ENCODINGS = ("selection", "pairwise")
+PROVING_STATUSES = ("optimal", "cutoff", "time limit")
+"""Solver statuses whose dual bound is trusted (after the checks in ``_milp_stage``)."""
 BOUND_TOLERANCE = 1e-9
 """The bound stages answer robust only below −1e-9: the bounds carry a round-off guard of about
 1e-12 per layer (``bounds.ROUND_OFF``), not directed rounding, so a bound within 1e-9 of 0 is
@@ -104,10 +108,7 @@ class Query:
     label: str = ""
 
     def __post_init__(self) -> None:
-        if self.input_set.size != self.network.input_size:
-            raise ConfigError(f"input set has {self.input_set.size} inputs, the network reads {self.network.input_size} (shape {self.network.input_shape})")
-        if self.prop.num_outputs != self.network.num_outputs:
-            raise ConfigError(f"the property reads {self.prop.num_outputs} outputs, the network has {self.network.num_outputs}")
+        check_query_parts("the query", self.network, self.input_set, self.prop)
 
 
 def make_query(model: nn.Module, input_set: InputSet, prop: OutputProperty, *, network: Network | None = None, reference: nn.Module | None = None, device: str = "cpu") -> Query:
@@ -140,6 +141,7 @@ def verify_query(query: Query, config: VerifyConfig | None = None) -> Verdict:
     record: dict = {"weakest": [], "lower": float("-inf"), "details": {}}
     clean = float(float64_margin(query, query.input_set.center[None])[0])
     record["details"]["clean_margin"] = clean
+    record["lower"] = clean
     if clean >= 0:  # the unperturbed input already violates (e.g. a misclassified sample)
         record["lower"] = clean
         return _verdict(NOT_ROBUST, "clean", math.inf, clock, record, counterexample=query.input_set.center.clone())
@@ -242,7 +244,10 @@ def _milp_stage(query: Query, config: VerifyConfig, bounds, upper: float, clock:
             return _verdict(UNKNOWN, "milp", upper, clock, record, reason=reason)
     if result.status == "infeasible":  # the clean input is always feasible: a numerical failure
         return _verdict(UNKNOWN, "milp", upper, clock, record, reason="numerical (the solver reports the MILP infeasible, but the clean input satisfies it)")
-    if result.bound < -config.recheck_tolerance:  # the dual bound proves it, even from a search stopped early
+    if not math.isfinite(result.bound) or result.bound < record["lower"] - config.recheck_tolerance:
+        # a true bound is never below the margin of a point already evaluated (the clean input)
+        return _verdict(UNKNOWN, "milp", upper, clock, record, reason=f"numerical (the solver's bound {result.bound:.6g} lies below the float64 margin {record['lower']:.6g} of a point of the set; solver status {result.status})")
+    if result.bound < -config.recheck_tolerance and result.status in PROVING_STATUSES:  # proves it, even from a search stopped early
         return _verdict(ROBUST, "milp", upper, clock, record)
     if result.bound < 0:
         return _verdict(UNKNOWN, "milp", upper, clock, record, reason=f"numerical (the solver's bound {result.bound:.3g} is within the tolerance {config.recheck_tolerance:g} of 0)")

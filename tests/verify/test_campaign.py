@@ -33,7 +33,7 @@ def test_linf_campaign_writes_per_sample_results_and_resumes(tiny_run):
     files = sorted(p.name for p in (result.folder / "samples").iterdir())
     assert files == ["0.json", "1.json", "2.json", "3.json"]
     record = json.loads((result.folder / "samples" / "0.json").read_text())
-    assert record["property"] == "top2" and record["status"] in ("robust", "not robust") and "interval" in record["times"]
+    assert record["property"] == "top2" and record["status"] in ("robust", "not robust") and "clean_margin" in record["details"]
     for r in result.records:
         if r["status"] == "not robust":
             assert r["counterexample_margin_float64"] >= 0
@@ -79,3 +79,26 @@ def test_scores_are_outputs_is_what_each_space_says():
         else:
             with pytest.raises(ConfigError, match="scores are not the network outputs"):
                 check_scores_are_outputs(space)
+
+
+def test_a_folder_with_samples_but_no_settings_is_refused(tiny_run, tmp_path):
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / "0.json").write_text("{}")
+    spec = QuerySpec(property="top2", set_kind="linf", eps=0.002)
+    with pytest.raises(ConfigError, match="no settings.json"):
+        verify_run(tiny_run, spec, CONFIG, n=1, out=tmp_path)
+    (tmp_path / "settings.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="cannot read"):
+        verify_run(tiny_run, spec, CONFIG, n=1, out=tmp_path)
+
+
+def test_non_finite_weights_are_refused_before_any_stage():
+    from torch import nn
+
+    from labelrobust.verify.network import from_torch
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)).eval()
+    with torch.no_grad():
+        model[1].weight[0, 0] = float("nan")
+    with pytest.raises(ConfigError, match="layer 1 .*NaN or inf"):
+        from_torch(model, (4,))

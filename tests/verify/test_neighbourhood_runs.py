@@ -31,7 +31,7 @@ def test_results_folder_refuses_other_settings_unless_forced(tmp_path):
     (folder / "samples" / "0.search.json").write_text("{}")
     results_folder(folder, {"search": {"tolerance": 0.01}}, force=False)  # the same settings resume
     assert (folder / "samples" / "0.search.json").is_file()
-    with pytest.raises(ConfigError, match=r"holds neighbourhood results of other settings \(search differ\); pass --force"):
+    with pytest.raises(ConfigError, match=r"holds neighbourhood results of other settings \(search.tolerance differ\); pass --force"):
         results_folder(folder, {"search": {"tolerance": 0.02}}, force=False)
     results_folder(folder, {"search": {"tolerance": 0.02}}, force=True)
     assert not (folder / "samples" / "0.search.json").exists()

@@ -155,7 +155,7 @@ def test_query_and_config_errors():
     with pytest.raises(ConfigError, match="expects 1-D inputs with 2 channels"):
         make_query(model, linf_ball(torch.rand(3), 0.1), argmax_property(0, 3))
     query = make_query(model, linf_ball(torch.rand(2), 0.1), argmax_property(0, 3))
-    with pytest.raises(ConfigError, match="input set has 3 inputs"):
+    with pytest.raises(ConfigError, match="input set has 3 values"):
         type(query)(query.network, query.reference, query.model, linf_ball(torch.rand(3), 0.1), query.prop)
     with pytest.raises(ConfigError, match="reads 4 outputs"):
         make_query(model, linf_ball(torch.rand(2), 0.1), argmax_property(0, 4))
