@@ -68,7 +68,7 @@ def test_neighbourhood_of_a_real_run_resumes_and_compares(runs, capsys, tmp_path
     assert _png_size(out / "heatmaps-search.png") == figure_pixels(1, 2, 28, 56)
     assert set(json.loads((out / "summary.json").read_text())["runs"]) == {"double (standard)", "double-copy (standard)"}
     code = run_main(["neighbourhood", str(run), "--n", "1", "--layers", "1", *FAST, "--tolerance", "0.1"])
-    assert "holds neighbourhood results of other settings (search differ); pass --force" in error_line(capsys, code)
+    assert "holds neighbourhood results of other settings (search.tolerance differ); pass --force" in error_line(capsys, code)
 
 
 BAD = [

@@ -21,6 +21,7 @@ OUT_DIMS = (1, 4, 10)
 def _cases() -> dict[str, tuple[tuple[int, ...], int, tuple[int, ...]]]:
     """name → (input_shape, batch size, head sizes checked)."""
     small = {
+        "fc": ((1, 8, 8), 5, OUT_DIMS),
         "mlp": ((2,), 5, OUT_DIMS),
         "mlp-resnet": ((2,), 5, OUT_DIMS),
         "mnist-cnn": ((1, 28, 28), 3, OUT_DIMS),
