@@ -160,17 +160,47 @@ def _finite(value):
 # -- many queries under a budget ----------------------------------------------------------------
 
 
-def run_jobs(jobs: list[tuple[object, object, object, dict, bool]], workers: int, budget: float | None, started: float, log) -> tuple[dict, list]:
+class Journal:
+    """Records as they finish, one JSON line each (``FILE.partial.jsonl`` next to ``--out``),
+    so a killed run keeps its queries; ``resume`` reads back those of the same settings."""
+
+    def __init__(self, out: Path | None, settings: dict, resume: bool) -> None:
+        self.path = None if out is None else out.with_name(out.name + ".partial.jsonl")
+        self.done: dict = {}
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        settings = json.loads(json.dumps(settings))
+        if resume and self.path.is_file():
+            lines = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+            if not lines or lines[0].get("settings") != settings:
+                raise SystemExit(f"{self.path} holds records of other settings; delete it or run without --resume")
+            self.done = {tuple(r["key"]): r["record"] for r in lines[1:]}
+            return
+        self.path.write_text(json.dumps({"settings": settings}) + "\n")
+
+    def add(self, key, record: dict) -> None:
+        if self.path is not None:
+            with self.path.open("a") as f:
+                f.write(json.dumps({"key": list(key), "record": record}) + "\n")
+
+
+def run_jobs(jobs: list[tuple[object, object, object, dict, bool]], workers: int, budget: float | None, started: float, log, journal: Journal | None = None) -> tuple[dict, list]:
     """Run ``(key, query, config, info, optional)`` jobs in order on ``workers`` processes.
 
     An optional job starts only if ``elapsed + its timeout ≤ budget`` (seconds since
     ``started``), so the run cannot exceed the budget by more than the last required job's
-    limit; skipped keys are returned, never estimated."""
+    limit; skipped keys are returned, never estimated. Keys already in ``journal`` are not
+    run again (their saved records are returned)."""
+    done = dict(journal.done) if journal else {}
+    jobs = [job for job in jobs if job[0] not in done]
+    if done:
+        log(f"resuming: {len(done)} records read back from {journal.path}")
     _JOBS.clear()
     _JOBS.update({key: (query, config, info) for key, query, config, info, _ in jobs})
     optional = {key: opt for key, _, _, _, opt in jobs}
     limits = {key: config.timeout for key, _, config, _, _ in jobs}
-    pending, running, results, skipped = deque(key for key, *_ in jobs), set(), {}, []
+    pending, running, results, skipped = deque(key for key, *_ in jobs), set(), done, []
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         while pending or running:
@@ -186,6 +216,8 @@ def run_jobs(jobs: list[tuple[object, object, object, dict, bool]], workers: int
             for future in done:
                 key, record = future.result()
                 results[key] = record
+                if journal:
+                    journal.add(key, record)
                 log(describe(record))
     return results, skipped
 

@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from verify_common import REPO, STAGES, machine_meta, run_jobs, trained_run  # noqa: E402
+from verify_common import REPO, Journal, STAGES, machine_meta, run_jobs, trained_run  # noqa: E402
 
 from labelrobust.runs import load_run  # noqa: E402
 from labelrobust.verify.campaign import QuerySpec, sample_query_parts  # noqa: E402
@@ -68,7 +68,8 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=int, default=1, help="worker processes, one query each (default 1)")
     p.add_argument("--budget", type=float, default=2100.0, help="wall seconds: milp queries start only while one more fits (default 2100 = 35 min; 0 = no limit)")
     p.add_argument("--seed", type=int, default=0, help="training and attack seed (default 0)")
-    p.add_argument("--out", type=Path, default=None, help="write every record and the summary as JSON here")
+    p.add_argument("--out", type=Path, default=None, help="write every record and the summary as JSON here (records also go to FILE.partial.jsonl as they finish)")
+    p.add_argument("--resume", action="store_true", help="reuse the records of FILE.partial.jsonl (same settings) from a run that was stopped")
     args = p.parse_args(argv)
     args.eps = [float(e) for e in args.eps.split(",") if e.strip()]
     args.configs = [c.strip() for c in args.configs.split(",") if c.strip()]
@@ -158,6 +159,11 @@ def _num(value, digits: int = 3) -> str:
     return "-" if value is None else (value if isinstance(value, str) else f"{value:.{digits}f}")
 
 
+def journal(args) -> Journal:
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k in ['run', 'cache', 'hidden', 'depth', 'epochs', 'eps', 'n', 'timeout', 'configs', 'milp_n', 'seed']}
+    return Journal(args.out, settings, args.resume)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.manual_seed(args.seed)
@@ -171,7 +177,7 @@ def main(argv=None) -> int:
     run_dir, training = network_run(args, log)
     jobs = build_jobs(args, run_dir)
     log(f"{len(jobs)} queries ({', '.join(args.configs)}), {args.workers} worker(s), budget {args.budget:g} s")
-    results, skipped = run_jobs(jobs, args.workers, args.budget or None, started, log)
+    results, skipped = run_jobs(jobs, args.workers, args.budget or None, started, log, journal(args))
     meta.update(load_average_end=load_average(), wall_seconds=time.perf_counter() - started, workers=args.workers, n=args.n,
                 milp_n=args.milp_n, timeout=args.timeout, eps=args.eps, configs=args.configs, budget=args.budget, seed=args.seed,
                 network=f"fc {args.hidden}x{args.depth}" if args.run is None else f"run {run_dir}", test_accuracy=training.get("test_accuracy"),

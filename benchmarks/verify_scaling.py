@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from verify_common import REPO, machine_meta, run_jobs, stage_seconds, trained_run  # noqa: E402
+from verify_common import REPO, Journal, machine_meta, run_jobs, stage_seconds, trained_run  # noqa: E402
 
 from labelrobust.runs import load_run  # noqa: E402
 from labelrobust.verify.campaign import QuerySpec, sample_query_parts  # noqa: E402
@@ -60,7 +60,8 @@ def parse_args(argv=None):
     p.add_argument("--workers", type=int, default=1, help="worker processes, one query each (default 1)")
     p.add_argument("--budget", type=float, default=1500.0, help="wall seconds for the queries, training excluded (default 1500 = 25 min; 0 = no limit)")
     p.add_argument("--seed", type=int, default=0, help="training and attack seed (default 0)")
-    p.add_argument("--out", type=Path, default=None, help="write every record and the summary as JSON here")
+    p.add_argument("--out", type=Path, default=None, help="write every record and the summary as JSON here (records also go to FILE.partial.jsonl as they finish)")
+    p.add_argument("--resume", action="store_true", help="reuse the records of FILE.partial.jsonl (same settings) from a run that was stopped")
     args = p.parse_args(argv)
     args.widths, args.depths = _ints(args.widths), _ints(args.depths)
     args.eps = [float(e) for e in args.eps.split(",") if e.strip()]
@@ -168,6 +169,11 @@ def print_report(meta, rows: list[dict], per_net: list[dict], skipped: list):
         print(f"skipped for the wall budget (not run, not estimated): {len(skipped)} queries, images {sorted({k[3] for k in skipped})}")
 
 
+def journal(args) -> Journal:
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k in ['widths', 'depths', 'eps', 'n', 'timeout', 'epochs', 'cache', 'seed']}
+    return Journal(args.out, settings, args.resume)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.manual_seed(args.seed)
@@ -182,7 +188,7 @@ def main(argv=None) -> int:
     trained = time.perf_counter()
     jobs = build_jobs(args, nets)
     log(f"{len(jobs)} queries, {args.workers} worker(s), budget {args.budget:g} s")
-    results, skipped = run_jobs(jobs, args.workers, args.budget or None, trained, log)
+    results, skipped = run_jobs(jobs, args.workers, args.budget or None, trained, log, journal(args))
     meta.update(load_average_end=load_average(), training_wall_seconds=trained - started, query_wall_seconds=time.perf_counter() - trained,
                 workers=args.workers, n=args.n, timeout=args.timeout, eps=args.eps, widths=args.widths, depths=args.depths,
                 epochs=args.epochs, budget=args.budget, seed=args.seed,
