@@ -34,7 +34,9 @@ from labelrobust.data import Dataset, load_dataset
 from labelrobust.data.augment import make_augmentation
 from labelrobust.devices import resolve_device
 from labelrobust.errors import CheckpointError, ConfigError
+from labelrobust.label_metrics import resolve_metric
 from labelrobust.labels import LabelSpace, make_label_space
+from labelrobust.labels.registry import LABEL_SPACES
 from labelrobust.models import build_model
 from labelrobust.models.weights import load_weights
 from labelrobust.yaml_values import load_yaml
@@ -140,7 +142,7 @@ def build_experiment(cfg: TrainConfig) -> Experiment:
         imbalance=d.imbalance,
         options=d.options,
     )
-    space = make_label_space(cfg.labels.name, dataset.num_classes, **cfg.labels.params)
+    space = make_label_space(cfg.labels.name, dataset.num_classes, **resolved_label_params(cfg.labels.name, cfg.labels.params, dataset))
     if space.requires_soft_targets and not dataset.has_soft_labels:
         raise ConfigError(
             f"label space {space.name!r} trains on per-sample soft labels, but dataset "
@@ -163,6 +165,17 @@ def build_experiment(cfg: TrainConfig) -> Experiment:
         **cfg.model.options,
     )
     return Experiment(cfg, dataset, space, model.to(cfg.device))
+
+
+def resolved_label_params(name: str, params: dict, dataset) -> dict:
+    """``params`` with every label-metric parameter given as text (``wordnet``, a CSV with class
+    names, ``visual:RUN``) resolved to a ``LabelMetric`` over ``dataset``'s classes, in its order."""
+    metric_params = getattr(LABEL_SPACES.get(name), "metric_params", ())
+    out = dict(params)
+    for key in metric_params:
+        if isinstance(out.get(key), str):
+            out[key] = resolve_metric(out[key], dataset.class_names, dataset=dataset, who=f"label space {name!r}: {key}")
+    return out
 
 
 def read_config(run_dir: str | Path) -> TrainConfig:

@@ -8,6 +8,8 @@
     labelrobust list {datasets,models,label-spaces,methods,attacks,objectives,suites}
     labelrobust verify RUN_DIR --eps 0.02     complete verification (robust / not robust / unknown)
     labelrobust neighbourhood RUN_DIR ...     maximal robust layered neighbourhoods and their heat maps
+    labelrobust metric RUN_DIR --kind boundary   a label metric (CSV with class names)
+    labelrobust analyze gap RUN_A RUN_B --metric wordnet   cost-sensitive analyses (tables + PNG)
 
 Every error is one line on stderr (``labelrobust: error: ...``, exit code 2); a training run
 stopped by SIGTERM or Ctrl-C exits with 143 or 130 after checkpointing.
@@ -19,7 +21,7 @@ import argparse
 import logging
 import sys
 
-from labelrobust.cli import attack, compare, evaluate, listing, neighbourhood, train, transfer, verify
+from labelrobust.cli import analyze, attack, compare, evaluate, listing, metric, neighbourhood, train, transfer, verify
 from labelrobust.cli.console import configure_console
 from labelrobust.cli.output import emit_error
 from labelrobust.cli.parser import LabelRobustParser
@@ -31,6 +33,8 @@ COMMANDS = {
     "train": train, "evaluate": evaluate, "attack": attack, "compare": compare, "transfer": transfer, "list": listing,
     "verify": verify,
     "neighbourhood": neighbourhood,
+    "metric": metric,
+    "analyze": analyze,
 }
 
 

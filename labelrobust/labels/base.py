@@ -96,6 +96,10 @@ class LabelSpace(ABC):
     scores_are_outputs: ClassVar[bool] = False
     """Whether ``scores(outputs)`` is ``outputs`` itself (K logits), so a linear property of the
     network outputs (the verifier's argmax/top2) is a property of the class scores."""
+    metric_params: ClassVar[tuple[str, ...]] = ()
+    """Parameters that hold a label metric (``wasserstein``'s ``cost``): a name such as
+    ``wordnet`` or a CSV with class names is resolved against the dataset before the space is made
+    (``labelrobust.label_metrics.resolve_metric``)."""
     target_kind: ClassVar[str] = "targets"
     """What ``encode`` returns, for error messages (e.g. "N×K distributions")."""
 

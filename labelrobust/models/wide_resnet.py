@@ -118,6 +118,13 @@ def _fixed(depth: int, widen_factor: int) -> Callable[..., WideResNet]:
     return build
 
 
+@MODELS.register("wide-resnet", "WideResNet-depth-widen_factor with options depth (16), widen_factor (1), dropout: small sizes for CPU runs")
+def configurable_wide_resnet(input_shape: tuple[int, ...], out_dim: int, depth: int = 16, widen_factor: int = 1, dropout: float = 0.0) -> WideResNet:
+    """A WRN of any size (``wide_resnet``); the defaults give WRN-16-1 (0.18 M parameters), the
+    study's family (WRN-16-10, methods.md §4) at a width a CPU trains in minutes."""
+    return wide_resnet(input_shape, out_dim, depth=depth, widen_factor=widen_factor, dropout=dropout)
+
+
 MODELS.register("wrn-16-10", "WideResNet-16-10 (CIFAR)")(_fixed(16, 10))
 MODELS.register("wrn-28-10", "WideResNet-28-10 (CIFAR)")(_fixed(28, 10))
 MODELS.register("wrn-34-10", "WideResNet-34-10 (CIFAR; the TRADES/MART/CLIRAT network)")(_fixed(34, 10))

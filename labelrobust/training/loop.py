@@ -109,7 +109,7 @@ def train(
     else:
         require_writable_dir(Path(cfg.out), "runs folder (out)")
     exp = build_experiment(cfg)  # every config error surfaces here, before any training
-    method, weighting = make_method(cfg.method, exp.space, epochs=cfg.epochs, domain=input_domain(exp.dataset))
+    method, weighting = make_method(cfg.method, exp.space, epochs=cfg.epochs, domain=input_domain(exp.dataset), dataset=exp.dataset)
     if method.adversarial:
         method.check_input_shape(exp.dataset.input_shape)
     ctx = from_environment(cfg.device)

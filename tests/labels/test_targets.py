@@ -178,7 +178,9 @@ def test_non_numbers_keep_their_messages(name, params, message):
 @pytest.mark.parametrize(
     "filename, content, message",
     [
-        ("header.csv", "a,b,c\n0,1,1\n1,0,1\n1,1,0\n", r"header\.csv, line 1: 'a' is not a number; expected a K×K numeric matrix, comma-separated, one row per line, without a header row"),
+        ("mixed.csv", "a,1,c\n0,1,1\n1,0,1\n1,1,0\n", r"mixed\.csv, line 1: 'a' is not a number; expected a K×K numeric matrix, comma-separated, one row per line, after an optional header row of class names"),
+        ("late-header.csv", "0,1,1\na,b,c\n1,1,0\n", r"late-header\.csv, line 2: 'a' is not a number"),
+        ("header-size.csv", "a,b\n0,1,1\n1,0,1\n1,1,0\n", r"header-size\.csv: the header names 2 classes but the matrix is 3×3"),
         ("word.csv", "0,1,1\n1,zero,1\n1,1,0\n", r"word\.csv, line 2: 'zero' is not a number"),
         ("ragged.csv", "0,1,1\n1,0\n1,1,0\n", r"ragged\.csv, line 2 has 2 numbers but the first row has 3"),
         ("empty.csv", "# nothing\n\n", r"empty\.csv holds no numbers"),
@@ -202,11 +204,17 @@ def test_cost_files_that_are_folders_or_hold_text_arrays(tmp_path):
     with pytest.raises(ConfigError, match="is a folder"):
         make_label_space("wasserstein", 3, cost=str(tmp_path))
     np.save(tmp_path / "words.npy", np.array([["a", "b"], ["c", "d"]]))
-    with pytest.raises(ConfigError, match=r"words\.npy is not a numeric matrix .*expected a 3×3 matrix of numbers"):
+    with pytest.raises(ConfigError, match=r"words\.npy is not a numeric matrix .*expected a K×K matrix of numbers"):
         make_label_space("wasserstein", 3, cost=str(tmp_path / "words.npy"))
     np.save(tmp_path / "objects.npy", np.array([[0, None]], dtype=object), allow_pickle=True)
     with pytest.raises(ConfigError, match=r"objects\.npy is not a readable \.npy array"):
         make_label_space("wasserstein", 3, cost=str(tmp_path / "objects.npy"))
+
+
+def test_a_header_row_of_class_names_is_read(tmp_path):
+    (tmp_path / "named.csv").write_text("cat,dog,truck\n0,1,3\n1,0,3\n3,3,0\n")
+    space = make_label_space("wasserstein", 3, cost=str(tmp_path / "named.csv"))
+    assert torch.equal(space.cost, torch.tensor([[0.0, 1, 3], [1, 0, 3], [3, 3, 0]]))
 
 
 def test_good_cost_files_with_comments_and_blank_lines(tmp_path):

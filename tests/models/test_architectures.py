@@ -65,6 +65,15 @@ def test_wrn_has_three_groups_of_n_blocks(name, depth):
     assert model.net.head.in_features == 640
 
 
+@pytest.mark.parametrize(("depth", "widen", "blocks", "params"), [(10, 1, 3, 77_850), (16, 1, 6, 175_066), (16, 2, 6, 691_674)])
+def test_configurable_wide_resnet_has_the_asked_size(depth, widen, blocks, params):
+    model = build_model("wide-resnet", input_shape=(3, 32, 32), out_dim=10, mean=(0.5,) * 3, std=(0.25,) * 3, depth=depth, widen_factor=widen)
+    assert len([m for m in model.net.modules() if isinstance(m, PreActBlock)]) == blocks
+    assert sum(p.numel() for p in model.parameters()) == params
+    with pytest.raises(ConfigError, match=r"depth = 6n \+ 4"):
+        build_model("wide-resnet", input_shape=(3, 32, 32), out_dim=10, mean=(0.5,) * 3, std=(0.25,) * 3, depth=12)
+
+
 def test_wide_resnet_builder_rejects_a_depth_not_6n_plus_4():
     with pytest.raises(ConfigError, match=r"depth = 6n \+ 4 .* got 20"):
         wide_resnet((3, 32, 32), 10, depth=20, widen_factor=10)

@@ -63,7 +63,7 @@ def test_available_models_lists_the_registry():
     names = available_models()
     assert names == sorted(names)
     assert {
-        "fc", "mlp", "mlp-resnet", "mnist-cnn", "multilabel-cnn", "resnet18", "wrn-16-10", "wrn-28-10",
+        "fc", "mlp", "mlp-resnet", "mnist-cnn", "multilabel-cnn", "resnet18", "wide-resnet", "wrn-16-10", "wrn-28-10",
         "wrn-34-10", "efficientnet-b0", "densenet121",
     } == set(names)
 

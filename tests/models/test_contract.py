@@ -28,6 +28,7 @@ def _cases() -> dict[str, tuple[tuple[int, ...], int, tuple[int, ...]]]:
         "multilabel-cnn": ((1, 28, 56), 3, OUT_DIMS),
         "resnet18": ((3, 16, 16), 2, OUT_DIMS),
         "wrn-16-10": ((3, 16, 16), 2, OUT_DIMS),
+        "wide-resnet": ((3, 16, 16), 2, OUT_DIMS),
     }
     large = {
         "efficientnet-b0": ((3, 32, 32), 2, (4,)),

@@ -199,3 +199,14 @@ def test_fast_at_with_fgsm_rs_beats_standard_training_under_fgsm(tmp_path):
     inner = json.loads((fast / "summary.json").read_text())["method"]["inner"]
     assert inner["name"] == "fgsm-rs" and inner["budget"]["step_size"] == pytest.approx(1.25 * 0.15)
     assert fgsm_accuracy(fast) > fgsm_accuracy(standard) + 0.1
+
+
+def test_sinkhorn_wasserstein_trains_on_soft_labels_and_refuses_hard_only_data(tmp_path):
+    # the sinkhorn solver exists for soft targets (on one-hot ones it is the closed form), so
+    # training feeds it the disk's soft labels and refuses digits, which has none
+    settings = [("model.name", "mlp"), ("labels.name", "wasserstein"), ("labels.params", {"solver": "sinkhorn", "sinkhorn_iters": 50}), ("epochs", 2), ("batch_size", 32), ("out", str(tmp_path))]
+    cfg = load_config(None, [("data.name", "disk2d"), ("data.options", {"n_train": 400, "n_test": 200}), *settings, ("name", "disk")])
+    report = evaluate_run(train(cfg, quiet=True))
+    assert report.accuracy > 0.7
+    with pytest.raises(ConfigError, match="trains on per-sample soft labels, but dataset 'digits' has none"):
+        train(load_config(None, [("data.name", "digits"), *settings, ("name", "digits")]), quiet=True)

@@ -152,6 +152,33 @@ def test_wpgd_objective_is_the_wasserstein_loss_on_probabilities():
     assert torch.allclose(method.wasserstein_objective(space, outputs, y, None), expected, atol=1e-5)
 
 
+def test_wpgd_sinkhorn_solver_maximises_the_sinkhorn_loss(digits):
+    """wasserstein_solver: sinkhorn builds the metric space with the Sinkhorn solver and its
+    settings; on the one-hot labels of the inner attack that loss is the closed form (one coupling
+    only), so the objective, the inner points and the training losses are the closed-form WPGD's."""
+    cost = [[0, 1, 4], [1, 0, 2], [4, 2, 0]]
+    space = make_label_space("binary", 3, scale=1.0)
+    settings = {"eps": 0.1, "cost": cost, "power": 2.0, "wasserstein_lam": 0.5}
+    closed, _ = make_method(MethodConfig("wpgd", settings), space)
+    entropic, _ = make_method(MethodConfig("wpgd", {**settings, "wasserstein_solver": "sinkhorn", "sinkhorn_reg": "0.8", "sinkhorn_iters": 50}), space)
+    assert closed.metric.solver == "closed" and closed.params.sinkhorn_settings() == {}
+    metric = entropic.describe()["metric"]
+    assert (metric["solver"], metric["reg"], metric["sinkhorn_iters"], metric["sinkhorn_tol"]) == ("sinkhorn", 0.8, 50, 1e-5)
+    outputs, y = torch.randn(5, space.out_dim), torch.tensor([0, 1, 2, 0, 1])
+    assert torch.allclose(entropic.wasserstein_objective(space, outputs, y, None), closed.wasserstein_objective(space, outputs, y, None), atol=1e-5)
+
+    data, x, labels = digits
+    onehot = make_label_space("onehot", 10)
+    model = model_for(data, onehot).eval()
+    parts = {}
+    for solver in ("closed", "sinkhorn"):
+        method, _ = make_method(MethodConfig("wpgd", {**ADVERSARIAL, "wasserstein_solver": solver}), onehot)
+        torch.manual_seed(1)  # the same random start for both
+        parts[solver] = method.losses(model, model, x, onehot.encode(labels), labels)
+    assert torch.allclose(parts["closed"].attacked_outputs, parts["sinkhorn"].attacked_outputs, atol=1e-4)
+    assert torch.allclose(parts["closed"].weighted, parts["sinkhorn"].weighted, atol=1e-4)
+
+
 def test_kl_per_sample():
     p, q = torch.rand(6, 4).softmax(1), torch.rand(6, 4).softmax(1)
     assert torch.allclose(kl_per_sample(p.log(), q.log()), F.kl_div(q.log(), p, reduction="none").sum(1), atol=1e-6)
@@ -196,6 +223,11 @@ def test_eps_warmup_ramps_the_inner_radius():
         (MethodConfig("mart", {"eps": 0.1, "mart_lambda": "many"}), "method 'mart': mart_lambda must be a finite number ≥ 0, got 'many'"),
         (MethodConfig("wpgd", {"eps": 0.1, "power": 0}), "method 'wpgd': power must be a finite number > 0, got 0"),
         (MethodConfig("wpgd", {"eps": 0.1, "cost": [[0, 1], [1, 0]]}), r"method 'wpgd' \(cost, power, wasserstein_lam\): cost matrix must be 10×10"),
+        (MethodConfig("wpgd", {"eps": 0.1, "wasserstein_solver": "exact"}), "method 'wpgd': wasserstein_solver must be one of closed, sinkhorn, got 'exact'"),
+        (MethodConfig("wpgd", {"eps": 0.1, "wasserstein_solver": "sinkhorn", "sinkhorn_reg": 0}), "method 'wpgd': sinkhorn_reg must be a finite number > 0, got 0"),
+        (MethodConfig("wpgd", {"eps": 0.1, "wasserstein_solver": "sinkhorn", "sinkhorn_iters": 0}), "method 'wpgd': sinkhorn_iters must be an integer ≥ 1 or None, got 0"),
+        (MethodConfig("wpgd", {"eps": 0.1, "wasserstein_solver": "sinkhorn", "sinkhorn_tol": "-1"}), "method 'wpgd': sinkhorn_tol must be a finite number ≥ 0"),
+        (MethodConfig("wpgd", {"eps": 0.1, "sinkhorn_reg": 0.1}), "method 'wpgd': sinkhorn_reg applies to wasserstein_solver 'sinkhorn' only; set wasserstein_solver: sinkhorn"),
     ],
 )
 def test_bad_methods_fail_before_training(cfg, message):
@@ -210,7 +242,7 @@ def test_available_methods_lists_composites():
 
 def test_wpgd_cost_file_with_text_names_the_file_and_line(tmp_path):
     path = tmp_path / "metric.csv"
-    path.write_text("cat,dog\n0,1\n1,0\n")
+    path.write_text("cat,1\n0,1\n1,0\n")
     with pytest.raises(ConfigError, match=r"method 'wpgd' \(cost.*\): cost matrix .*metric\.csv, line 1: 'cat' is not a number; expected a K×K numeric matrix, comma-separated") as info:
         make_method(MethodConfig("wpgd", {"eps": 0.1, "cost": str(path)}), make_label_space("onehot", 2))
     assert "\n" not in str(info.value)
