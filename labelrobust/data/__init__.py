@@ -23,6 +23,7 @@ from labelrobust.data import (  # noqa: E402,F401  isort: skip
     mnist,
     softcifar10,
     tiny_imagenet,
+    toy3,
 )
 
 __all__ = [

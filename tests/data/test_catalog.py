@@ -17,7 +17,7 @@ from labelrobust.data import (
 )
 from labelrobust.errors import ConfigError, DataError
 
-EXPECTED = ["cifar10", "cifar100", "cifar10h", "digits", "disk2d", "double-mnist", "mnist", "softcifar10", "tiny-imagenet"]
+EXPECTED = ["cifar10", "cifar100", "cifar10h", "digits", "disk2d", "double-mnist", "mnist", "softcifar10", "tiny-imagenet", "toy3"]
 
 
 def test_available_datasets():

@@ -15,7 +15,7 @@ from labelrobust.errors import DataError
 
 # What each registered data set must declare; tiny-imagenet and cifar100 are not in the shared
 # test data and are skipped when their files are missing.
-EXPECTED = {name: UNIT_BOX for name in available_datasets()} | {"disk2d": Box(-1.0, 1.0)}
+EXPECTED = {name: UNIT_BOX for name in available_datasets()} | {"disk2d": Box(-1.0, 1.0), "toy3": Box(-1.2, 1.2)}
 
 
 def _offline(name: str, root: Path) -> Dataset:
