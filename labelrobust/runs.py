@@ -34,7 +34,7 @@ from labelrobust.data import Dataset, load_dataset
 from labelrobust.data.augment import make_augmentation
 from labelrobust.devices import resolve_device
 from labelrobust.errors import CheckpointError, ConfigError
-from labelrobust.label_metrics import resolve_metric
+from labelrobust.label_metrics import LabelMetric, resolve_metric, write_metric_csv
 from labelrobust.labels import LabelSpace, make_label_space
 from labelrobust.labels.registry import LABEL_SPACES
 from labelrobust.models import build_model
@@ -75,6 +75,10 @@ class RunPaths:
     @property
     def summary(self) -> Path:
         return self.root / "summary.json"
+
+    @property
+    def label_metrics(self) -> Path:
+        return self.root / "label-metrics"
 
     @property
     def eval_dir(self) -> Path:
@@ -121,12 +125,17 @@ class Experiment:
     dataset: Dataset
     space: LabelSpace
     model: torch.nn.Module
+    label_metrics: dict = dataclasses.field(default_factory=dict)
+    """The label metrics the space was made with, by parameter (``cost``): what a run keeps in
+    ``label-metrics/labels-<param>.csv``, so that reloading it does not recompute them."""
 
 
-def build_experiment(cfg: TrainConfig) -> Experiment:
+def build_experiment(cfg: TrainConfig, saved_metrics: Path | None = None) -> Experiment:
     """Load the data, make the label space and the model, and check they fit — before any training.
 
     The model is initialised from ``cfg.seed``, so the same config gives the same initial weights.
+    ``saved_metrics``: a run's ``label-metrics`` folder, whose copies of the label metrics are used
+    instead of resolving the config's names again (a ``visual:RUN`` or a file may have changed).
     """
     d = cfg.data
     make_augmentation(d.augment, d.augment_options)  # an unknown name or option fails here, before the data loads
@@ -142,7 +151,8 @@ def build_experiment(cfg: TrainConfig) -> Experiment:
         imbalance=d.imbalance,
         options=d.options,
     )
-    space = make_label_space(cfg.labels.name, dataset.num_classes, **resolved_label_params(cfg.labels.name, cfg.labels.params, dataset))
+    label_params = resolved_label_params(cfg.labels.name, cfg.labels.params, dataset, saved_metrics)
+    space = make_label_space(cfg.labels.name, dataset.num_classes, **label_params)
     if space.requires_soft_targets and not dataset.has_soft_labels:
         raise ConfigError(
             f"label space {space.name!r} trains on per-sample soft labels, but dataset "
@@ -164,18 +174,32 @@ def build_experiment(cfg: TrainConfig) -> Experiment:
         std=dataset.std,
         **cfg.model.options,
     )
-    return Experiment(cfg, dataset, space, model.to(cfg.device))
+    metrics = {key: value for key, value in label_params.items() if isinstance(value, LabelMetric)}
+    return Experiment(cfg, dataset, space, model.to(cfg.device), metrics)
 
 
-def resolved_label_params(name: str, params: dict, dataset) -> dict:
+def resolved_label_params(name: str, params: dict, dataset, saved_metrics: Path | None = None) -> dict:
     """``params`` with every label-metric parameter given as text (``wordnet``, a CSV with class
-    names, ``visual:RUN``) resolved to a ``LabelMetric`` over ``dataset``'s classes, in its order."""
+    names, ``visual:RUN``) resolved to a ``LabelMetric`` over ``dataset``'s classes, in its order
+    (from ``saved_metrics/labels-<param>.csv`` when the run kept one)."""
     metric_params = getattr(LABEL_SPACES.get(name), "metric_params", ())
     out = dict(params)
     for key in metric_params:
         if isinstance(out.get(key), str):
-            out[key] = resolve_metric(out[key], dataset.class_names, dataset=dataset, who=f"label space {name!r}: {key}")
+            who = f"label space {name!r}: {key}"
+            saved = None if saved_metrics is None else saved_metrics / f"labels-{key}.csv"
+            if saved is not None and saved.is_file():
+                kept = resolve_metric(saved, dataset.class_names, who=who)
+                out[key] = dataclasses.replace(kept, source=f"{out[key]} (the run's copy, {saved.name})")
+            else:
+                out[key] = resolve_metric(out[key], dataset.class_names, dataset=dataset, who=who)
     return out
+
+
+def write_label_metrics(paths: RunPaths, exp: Experiment) -> None:
+    """Keep the label metrics the run trains with (``Experiment.label_metrics``) in its folder."""
+    for key, metric in exp.label_metrics.items():
+        write_metric_csv(paths.label_metrics / f"labels-{key}.csv", metric)
 
 
 def read_config(run_dir: str | Path) -> TrainConfig:
@@ -217,7 +241,7 @@ def load_run(run_dir: str | Path, weights: str = "latest", device: str | None = 
         raise ConfigError(f"weights must be one of {', '.join(files)}, got {weights!r}")
     if not files[weights].is_file():
         raise CheckpointError(f"run {run_dir} has no {files[weights].name}; has it trained an epoch yet?")
-    exp = build_experiment(cfg)
+    exp = build_experiment(cfg, paths.label_metrics)
     load_weights(files[weights], exp.model)
     exp.model.eval()
     return exp

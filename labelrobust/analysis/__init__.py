@@ -5,7 +5,7 @@ tables (CSV, markdown, JSON) and figure (PNG) into an output folder (``docs/anal
 
 - ``accuracy_gap`` / ``write_gap_report``: ``G = |C_A − C_B|`` of two runs' row-normalised
   clean confusion matrices, correlated with the metric over the pairs i ≠ j;
-- ``weighted_scores`` / ``write_score_report``: ``S = (1/K) Σ_ij c_ij m_ij`` under PGD on
+- ``weighted_scores`` / ``write_score_report``: ``S = Σ_ij c_ij m_ij`` under PGD on
   the Wasserstein loss and plain PGD, and relative to a reference run;
 - ``entropy_histograms`` / ``write_entropy_report``: prediction entropy per true class;
 - ``feature_embedding`` / ``write_embedding_report``: t-SNE of the penultimate features.

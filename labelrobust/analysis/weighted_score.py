@@ -1,8 +1,8 @@
 """The weighted robustness score of runs under a label metric (Terzi, Susto, Chaudhari,
 "Directional adversarial training for cost sensitive deep learning classification
-applications"; methods.md §4): the average cost of the mistakes an attack causes.
+applications"; methods.md §4): the cost of the mistakes an attack causes.
 
-    S = (1/K) Σ_i [ Σ_j c_ij m_ij + a_i · max_j c_ij ],   c = C^{⊙p}
+    S = Σ_i [ Σ_j c_ij m_ij + a_i · max_j c_ij ],   c = C^{⊙p}
 
 - ``m_ij``: the row-normalised adversarial confusion matrix, the share of the test samples of
   true class ``i`` that the model decides as class ``j`` at the attacked point (every sample
@@ -11,9 +11,9 @@ applications"; methods.md §4): the average cost of the mistakes an attack cause
   the largest cost of its row, as much as the worst mistake).
 - ``c_ij``: the label metric raised element-wise to the power ``p`` (reported with every
   score). Each row of ``m`` is a distribution over decisions, so ``Σ_j c_ij m_ij`` is the
-  expected cost for class ``i`` and ``S`` its average over the K classes — class-balanced, in
-  the metric's units. With the 0-1 metric ``1 − I`` and p = 1, ``S`` is the mean per-class
-  error at the attacked points.
+  expected cost for class ``i`` and ``S`` the sum over the K classes (the study's
+  ``Σ_ij c_ij m_ij``) — class-balanced, in the metric's units. With the 0-1 metric ``1 − I``
+  and p = 1, ``S`` is the sum of the per-class errors at the attacked points.
 
 The attacks, both PGD with a random start and the same steps, step size and seed, differing
 only in what they maximise, computed through the label space only:
@@ -100,7 +100,7 @@ class ScoreResult:
 
 
 def weighted_score(confusion: np.ndarray, cost: np.ndarray) -> float:
-    """``S = (1/K) Σ_i [Σ_j c_ij m_ij + a_i max_j c_ij]`` from a row-normalised confusion ``m``
+    """``S = Σ_i [Σ_j c_ij m_ij + a_i max_j c_ij]`` from a row-normalised confusion ``m``
     (K×K, or K×(K+1) whose last column ``a`` is the abstain share) and a K×K cost ``c``."""
     m, c = np.asarray(confusion, dtype=np.float64), np.asarray(cost, dtype=np.float64)
     k = c.shape[0]
@@ -109,7 +109,7 @@ def weighted_score(confusion: np.ndarray, cost: np.ndarray) -> float:
     per_class = (m[:, :k] * c).sum(axis=1)
     if m.shape[1] == k + 1:
         per_class = per_class + m[:, k] * c.max(axis=1)
-    return float(per_class.mean())
+    return float(per_class.sum())
 
 
 def wasserstein_objective(metric: LabelMetric, power: float, lam: float = math.inf):
@@ -241,7 +241,7 @@ def write_score_report(result: ScoreResult, out_dir: str | Path, *, force: bool 
         written.append(write_text(out / f"confusion-{_safe(run)}-{attack}.csv", text))
     summary = {
         "analysis": "weighted-robustness-score",
-        "definition": "S = (1/K) sum_i [sum_j c_ij m_ij + a_i max_j c_ij], c = C^p, m row-normalised adversarial confusion, a abstain share",
+        "definition": "S = sum_i [sum_j c_ij m_ij + a_i max_j c_ij], c = C^p, m row-normalised adversarial confusion, a abstain share",
         "power": result.power, "reference": result.reference, "relative": "score_minus_ref = S - S_ref; score_over_ref = S / S_ref (per attack)",
         "settings": result.settings, "runs": result.runs,
         "metric": {"source": result.metric.source, "details": result.metric.details, "fingerprint": result.metric.fingerprint()},
@@ -260,7 +260,7 @@ def score_markdown(result: ScoreResult) -> str:
     ref = f"; relative to {result.reference}: S − S_ref and S / S_ref" if result.reference else ""
     return (
         f"# Weighted robustness score (p = {result.power:g})\n\n"
-        f"S = (1/K) Σ_i Σ_j c_ij m_ij with c = C^p ({result.metric.source}) and m the row-normalised adversarial confusion "
+        f"S = Σ_i Σ_j c_ij m_ij with c = C^p ({result.metric.source}) and m the row-normalised adversarial confusion "
         f"(abstentions cost the row's largest c); PGD {s['norm']} eps {s['eps']:g}, {s['steps']} steps, random start{ref}.\n\n"
         + markdown_table(result.table())
     )

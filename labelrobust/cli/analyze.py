@@ -118,7 +118,7 @@ def _run_gap(args: argparse.Namespace) -> int:
 
 
 def _add_score(analyses, name: str) -> argparse.ArgumentParser:
-    p = analyses.add_parser(name, help="weighted robustness score S = (1/K) Σ c_ij m_ij under Wasserstein-PGD and plain PGD")
+    p = analyses.add_parser(name, help="weighted robustness score S = Σ c_ij m_ij under Wasserstein-PGD and plain PGD")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories on the same classes")
     _metric_flag(p)
     p.add_argument("--power", action=PositiveFloat, required=True, help="the power p > 0: costs c = C^p")
@@ -145,7 +145,7 @@ def _run_score(args: argparse.Namespace) -> int:
     columns = ["run", "attack", "score", "score_minus_ref", "score_over_ref", "clean_accuracy", "robust_accuracy", "wasserstein_clean", "wasserstein_adv"]
     emit(format_table(result.table(), columns, percent=["clean_accuracy", "robust_accuracy"]))
     ref = f"; score_minus_ref = S − S_ref and score_over_ref = S / S_ref, S_ref of {result.reference} per attack" if result.reference else ""
-    emit(f"S = (1/K) Σ_ij c_ij m_ij with c = C^p, p = {result.power:g} ({result.metric.source}), m the row-normalised adversarial confusion{ref}")
+    emit(f"S = Σ_ij c_ij m_ij with c = C^p, p = {result.power:g} ({result.metric.source}), m the row-normalised adversarial confusion{ref}")
     _written(write_score_report(result, args.out, force=args.force))
     return 0
 

@@ -29,17 +29,24 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("run_dir", nargs="?", help="a run directory (for the kinds boundary, centroid, confusion)")
     p.add_argument("--kind", required=True, choices=[*RUN_KINDS, *DATASET_KINDS], help="which metric; boundary/centroid/confusion need RUN_DIR, linear-boundary/wordnet need --dataset")
     p.add_argument("--dataset", help="for linear-boundary and wordnet: a registered dataset (e.g. mnist, cifar10)")
-    p.add_argument("--data-root", default="../shared/datasets", help="for --dataset: the data root (default: ../shared/datasets)")
-    p.add_argument("--similarity", default="path", help="for wordnet: path (default), wup, ... (labelrobust.label_metrics.wordnet)")
-    p.add_argument("--n", action=PositiveInt, help="for centroid/confusion: the first N test samples (default: all)")
-    p.add_argument("--n-per-class", action=PositiveInt, default=20, help="for boundary: correctly classified test points per class (default: 20)")
-    p.add_argument("--steps", action=PositiveInt, default=50, help="for boundary: DeepFool steps per point and target (default: 50)")
-    p.add_argument("--out", metavar="FILE", help="the CSV to write (default for a run: RUN_DIR/label-metrics/KIND.csv; required with --dataset)")
+    p.add_argument("--data-root", help="for --dataset: the data root (default: --data-root, $LABELROBUST_DATA_ROOT, ./data, as for train)")
+    p.add_argument("--similarity", help="for wordnet: path (default), wup, lch or hops (docs/label-metrics.md)")
+    p.add_argument("--n", action=PositiveInt, help="for a run's metric: use the first N test samples (default: all)")
+    p.add_argument("--n-per-class", action=PositiveInt, help="for boundary: correctly classified test points per class (default: 20)")
+    p.add_argument("--steps", action=PositiveInt, help="for boundary: DeepFool steps per point and target (default: 50)")
+    p.add_argument("--out", metavar="FILE", help="the CSV to write (default for a run at default settings: RUN_DIR/label-metrics/KIND.csv, which visual:RUN_DIR reuses; required otherwise)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     add_device_flag(p)
 
 
+FLAG_KINDS = {
+    "--dataset": DATASET_KINDS, "--data-root": DATASET_KINDS, "--similarity": ("wordnet",),
+    "--n": RUN_KINDS, "--n-per-class": ("boundary",), "--steps": ("boundary",),
+}
+
+
 def run(args: argparse.Namespace) -> int:
+    _refuse_flags_for_other_kinds(args)
     if args.kind in RUN_KINDS:
         metric, path = _run_metric(args)
     else:
@@ -49,21 +56,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_flags_for_other_kinds(args) -> None:
+    values = {"--dataset": args.dataset, "--data-root": args.data_root, "--similarity": args.similarity, "--n": args.n, "--n-per-class": args.n_per_class, "--steps": args.steps}
+    for flag, value in values.items():
+        if value is not None and args.kind not in FLAG_KINDS[flag]:
+            raise ConfigError(f"{flag} is for --kind {' or '.join(FLAG_KINDS[flag])}, not --kind {args.kind}")
+
+
 def _run_metric(args) -> tuple[LabelMetric, Path]:
     from labelrobust.runs import RunPaths, load_run, weights_sha256
 
     if args.run_dir is None:
         raise ConfigError(f"--kind {args.kind} is a metric of a trained run: give RUN_DIR (labelrobust metric RUN_DIR --kind {args.kind})")
-    if args.dataset is not None:
-        raise ConfigError(f"--dataset is for --kind linear-boundary or wordnet; --kind {args.kind} uses the run's own dataset")
+    defaults = BoundarySearch()
+    search = BoundarySearch(args.n_per_class or defaults.n_per_class, args.steps or defaults.steps)
+    settings = settings_record(args.n, search)
+    if args.out is None and settings != settings_record(None, defaults):
+        raise ConfigError("--n, --n-per-class and --steps other than the defaults need --out FILE.csv; the run's own label-metrics/ keeps the default settings that visual:RUN_DIR reads")
     out = _checked_out(args.out, args.force)
+    sha = weights_sha256(RunPaths(Path(args.run_dir)).weights) if RunPaths(Path(args.run_dir)).weights.is_file() else None
     exp = load_run(args.run_dir, device=args.device)
-    search = BoundarySearch(args.n_per_class, args.steps)
     metric = visual_metric(exp, args.kind, n=args.n, search=search)
     if out is not None:
         return metric, write_metric_csv(out, metric)
-    sha = weights_sha256(RunPaths(Path(args.run_dir)).weights)
-    return metric, write_visual_metric(args.run_dir, args.kind, metric, sha, settings_record(args.n, search))
+    return metric, write_visual_metric(args.run_dir, args.kind, metric, sha, settings)
 
 
 def _dataset_metric(args) -> tuple[LabelMetric, Path]:
@@ -80,7 +96,7 @@ def _dataset_metric(args) -> tuple[LabelMetric, Path]:
         from labelrobust.label_metrics.wordnet import wordnet_metric
 
         names = _dataset_class_names(args.dataset, args.data_root)
-        metric = wordnet_metric(names, args.similarity)
+        metric = wordnet_metric(names, args.similarity or "path")
     else:
         from labelrobust.label_metrics.linear_boundary import linear_boundary_metric
 

@@ -61,7 +61,10 @@ def _resolve_text(spec: str, class_names, dataset, device, who: str) -> LabelMet
     if name == "wordnet":
         from labelrobust.label_metrics.wordnet import wordnet_metric
 
-        return wordnet_metric(class_names, rest or "path")
+        try:
+            return wordnet_metric(class_names, rest or "path")
+        except ConfigError as err:  # say which option asked for it
+            raise ConfigError(f"{who}: {err}") from None
     if spec == "linear-boundary":
         if dataset is None:
             raise ConfigError(f"{who}: 'linear-boundary' is computed from a dataset's training images, and none was given; pass the dataset (or a metric file)")

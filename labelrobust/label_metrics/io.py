@@ -75,7 +75,7 @@ def read_matrix_file(path: Path, where: str) -> tuple[tuple[str, ...] | None, np
     if path.suffix == ".npy":
         return None, _read_npy(path, where)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's CSV may start with a byte-order mark
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{where} cannot be read as text ({err}); expected a K×K numeric matrix, comma-separated (.csv), or a .npy file") from None
     return parse_matrix_text(text, path, where)

@@ -22,7 +22,7 @@ SYMMETRY_RTOL = 1e-6
 SYMMETRY_ATOL = 1e-9
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # an ndarray field: compare with np.array_equal or fingerprint(), not ==
 class LabelMetric:
     """``matrix[i, j]``: the distance between classes ``class_names[i]`` and ``class_names[j]``.
 

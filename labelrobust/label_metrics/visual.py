@@ -11,7 +11,8 @@ through the run's LabelSpace (``scores``, ``decode``, ``probabilities``):
   (the input of the model's last ``nn.Linear``) of the test points of each class.
 - ``confusion``: with ``M_kj`` = mean predicted probability of class j over class-k test points
   (a soft confusion matrix; dense, unlike counts), ``S = (M + Mᵀ)/2`` off the diagonal and
-  ``C_kj = 1 − S_kj / max_{i≠l} S_il``: classes the model confuses most are closest (0).
+  ``C_kj = 1 − (1 − δ) · S_kj / max_{i≠l} S_il`` with δ = 0.05: the classes the model confuses
+  most are closest (δ, not 0, so that no confusion is free for a cost-sensitive loss).
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from labelrobust.atomic import atomic_write_text
 from labelrobust.errors import ConfigError
 from labelrobust.label_metrics.io import read_metric, write_metric_csv
 from labelrobust.label_metrics.metric import LabelMetric
-from labelrobust.metrics.inference import eval_mode, model_outputs, positive_int
+from labelrobust.metrics.inference import eval_mode, first_samples, model_outputs, positive_int
 from labelrobust.models.features import penultimate_features
 
 KINDS = ("boundary", "centroid", "confusion")
+CONFUSION_FLOOR = 0.05
+"""δ: the ``confusion`` distance of the most-confused pair (a zero cost would make it free)."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ def visual_metric(exp, kind: str, *, n: int | None = None, search: BoundarySearc
     n test samples (None: all) for ``centroid`` and ``confusion``."""
     if kind not in KINDS:
         raise ConfigError(f"unknown visual metric kind {kind!r}; expected one of {', '.join(KINDS)}")
-    test = exp.dataset.test if n is None else exp.dataset.test.subset(torch.arange(min(positive_int(n, "n"), len(exp.dataset.test))))
+    test = first_samples(exp.dataset.test, n)
     if kind == "boundary":
         matrix, details = boundary_matrix(exp, test, search)
     elif kind == "centroid":
@@ -71,17 +74,36 @@ def cached_visual_metric(run_dir: str | Path, kind: str, *, device: str | None =
 
     if kind not in KINDS:
         raise ConfigError(f"unknown visual metric kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if not str(run_dir).strip():
+        raise ConfigError(f"visual:{kind}: needs a run directory, e.g. visual:{kind}:runs/standard")
     paths = RunPaths(Path(run_dir))
-    csv_path, info_path = metric_paths(run_dir, kind)
     defaults = settings_record(None, BoundarySearch())
-    if paths.weights.is_file() and csv_path.is_file() and info_path.is_file():
-        info = json.loads(info_path.read_text())
-        if info.get("weights_sha256") == weights_sha256(paths.weights) and info.get("settings") == defaults:
-            return read_metric(csv_path, who=f"visual metric of {run_dir}")
+    sha = weights_sha256(paths.weights) if paths.weights.is_file() else None  # before loading: a run still training may move on
+    cached = _cached(run_dir, kind, sha, defaults)
+    if cached is not None:
+        return cached
     exp = load_run(run_dir, device=device)
     metric = visual_metric(exp, kind)
-    write_visual_metric(run_dir, kind, metric, weights_sha256(paths.weights), defaults)
+    write_visual_metric(run_dir, kind, metric, sha, defaults)
     return metric
+
+
+def _cached(run_dir, kind: str, sha: str | None, settings: dict) -> LabelMetric | None:
+    """The cached metric when its sidecar names these weights and settings; None when it is
+    missing, stale or unreadable (then it is recomputed and rewritten)."""
+    csv_path, info_path = metric_paths(run_dir, kind)
+    try:
+        info = json.loads(info_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if sha is None or not isinstance(info, dict) or info.get("weights_sha256") != sha or info.get("settings") != settings:
+        return None
+    try:
+        metric = read_metric(csv_path, who=f"visual metric of {run_dir}")
+    except ConfigError:
+        return None
+    details = info.get("details") if isinstance(info.get("details"), dict) else {}
+    return LabelMetric(metric.matrix, metric.class_names, source=f"visual:{kind}", details=details)
 
 
 def settings_record(n: int | None, search: BoundarySearch) -> dict:
@@ -94,7 +116,7 @@ def metric_paths(run_dir: str | Path, kind: str) -> tuple[Path, Path]:
     return folder / f"{kind}.csv", folder / f"{kind}.json"
 
 
-def write_visual_metric(run_dir: str | Path, kind: str, metric: LabelMetric, weights_sha: str, settings: dict) -> Path:
+def write_visual_metric(run_dir: str | Path, kind: str, metric: LabelMetric, weights_sha: str | None, settings: dict) -> Path:
     csv_path, info_path = metric_paths(run_dir, kind)
     write_metric_csv(csv_path, metric)
     record = {"kind": kind, "weights_sha256": weights_sha, "settings": settings, "details": metric.details}
@@ -114,7 +136,7 @@ def boundary_matrix(exp, test, search: BoundarySearch) -> tuple[Tensor, dict]:
     found = torch.zeros((k, k), dtype=torch.int64)
     for t in range(k):
         keep = y != t
-        dist, ok = targeted_deepfool(model, space, x[keep].to(device), t, search, exp.dataset.domain)
+        _, dist, ok = targeted_deepfool(model, space, x[keep].to(device), t, search, exp.dataset.domain)
         for c in range(k):
             rows = y[keep] == c
             if c != t and (rows & ok).any():
@@ -147,9 +169,9 @@ def correct_points_per_class(exp, test, n_per_class: int) -> tuple[Tensor, Tenso
     return test.float_images(idx), labels[idx]
 
 
-def targeted_deepfool(model, space, x: Tensor, target: int, search: BoundarySearch, domain) -> tuple[Tensor, Tensor]:
-    """Per point: L2 distance to the first point found in ``target``'s region, and whether one
-    was found. Each step moves along ∇m by the linearised distance to ``m = 0``, times
+def targeted_deepfool(model, space, x: Tensor, target: int, search: BoundarySearch, domain) -> tuple[Tensor, Tensor, Tensor]:
+    """Per point: the first point found in ``target``'s region (the last iterate where none
+    was), its L2 distance from ``x`` and whether it was found (distances and flags on the CPU). Each step moves along ∇m by the linearised distance to ``m = 0``, times
     ``1 + overshoot``, then clips to the input domain."""
     x_adv = x.clone()
     done = torch.zeros(len(x), dtype=torch.bool, device=x.device)
@@ -165,7 +187,7 @@ def targeted_deepfool(model, space, x: Tensor, target: int, search: BoundarySear
             move = (~done).to(x.dtype) * step
             x_adv = domain.clip(x_adv + move.view(-1, *[1] * (x.ndim - 1)) * grad)
     dist = (x_adv - x).flatten(1).norm(dim=1)
-    return dist.cpu(), done.cpu()
+    return x_adv, dist.cpu(), done.cpu()
 
 
 def _target_margin(model, space, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
@@ -211,6 +233,6 @@ def confusion_matrix_metric(exp, test, batch_size: int) -> tuple[Tensor, dict]:
     top = s.max()
     if top <= 0:
         raise ConfigError("confusion metric: the model never gives probability to a wrong class, so no class is closer than another")
-    matrix = 1 - s / top
+    matrix = 1 - (1 - CONFUSION_FLOOR) * s / top
     matrix.fill_diagonal_(0)
     return matrix, {"n_test": len(test.labels)}

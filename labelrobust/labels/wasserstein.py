@@ -36,7 +36,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from labelrobust.errors import ConfigError
-from labelrobust.label_metrics.io import read_metric
+from labelrobust.label_metrics import is_metric_name
+from labelrobust.label_metrics.io import read_matrix_file, read_metric
 from labelrobust.label_metrics.metric import LabelMetric, validate_matrix
 from labelrobust.labels.base import LabelSpace, numeric_param, on_simplex
 from labelrobust.labels.sinkhorn import DEFAULT_ITERS, DEFAULT_TOL, default_reg, log_sinkhorn, safe_log
@@ -60,12 +61,30 @@ def load_cost_matrix(cost: Any, num_classes: int) -> Tensor:
     if isinstance(cost, LabelMetric):
         c = cost.matrix
     elif isinstance(cost, (str, Path)):
-        c = read_metric(Path(cost), None, who=COST_WHO).matrix
+        c = _headerless_file(cost)
     else:
         c = validate_matrix(cost, COST_WHO)
     if c.shape[0] != num_classes:
         raise ConfigError(f"{COST_WHO} must be {num_classes}×{num_classes} (one row per class), got {c.shape[0]}×{c.shape[1]}")
     return torch.as_tensor(c, dtype=torch.float32)
+
+
+def _headerless_file(cost: str | Path):
+    """A metric file read without knowing the dataset's classes: a name or a header of class
+    names needs them (``resolve_metric``, which a run's config goes through), so both are refused."""
+    if is_metric_name(cost):
+        raise ConfigError(
+            f"{COST_WHO} {cost!r} is computed for a dataset's classes; give it in a run config (labelrobust train), "
+            f"or pass resolve_metric({cost!r}, class_names) as the cost"
+        )
+    path = Path(cost)
+    names, _ = read_matrix_file(path, f"{COST_WHO} {path}")
+    if names is not None:
+        raise ConfigError(
+            f"{COST_WHO} {path} has a header row of class names, which must be matched to the dataset's classes; "
+            f"give it in a run config (labelrobust train), or pass resolve_metric(path, class_names) as the cost"
+        )
+    return read_metric(path, None, who=COST_WHO).matrix
 
 
 @LABEL_SPACES.register("wasserstein", "cost-sensitive: C^p_y·softmax(z) − H/(λ log K) under a label metric C (closed form or Sinkhorn)")

@@ -22,7 +22,7 @@ class _LastLinear:
         linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
         if not linears:
             raise ConfigError(
-                f"the model ({type(model).__name__}) has no nn.Linear layer; the embedding reads the input of the last linear layer (the penultimate features)"
+                f"the model ({type(model).__name__}) has no nn.Linear layer, so it has no penultimate features (the input of its last linear layer)"
             )
         self.last: tuple[str, torch.Tensor] | None = None
         self.handles = [m.register_forward_hook(self._hook(name)) for name, m in linears]

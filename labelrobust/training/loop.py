@@ -48,7 +48,7 @@ from labelrobust.errors import ConfigError, LabelRobustError
 from labelrobust.metrics.clean import evaluate_clean
 from labelrobust.models.weights import save_weights
 from labelrobust.provenance import command_line, environment, now
-from labelrobust.runs import Experiment, RunPaths, build_experiment, config_yaml
+from labelrobust.runs import Experiment, RunPaths, build_experiment, config_yaml, write_label_metrics
 from labelrobust.training.checkpoint import load_checkpoint, read_progress, save_checkpoint
 from labelrobust.training.diagnostics import CLEAN_PROBE, EpochTally, histogram_edges
 from labelrobust.training.distributed import Distributed, from_environment
@@ -108,7 +108,7 @@ def train(
         require_writable_dir(paths.root, "run directory", "copy the run directory somewhere writable and resume the copy")
     else:
         require_writable_dir(Path(cfg.out), "runs folder (out)")
-    exp = build_experiment(cfg)  # every config error surfaces here, before any training
+    exp = build_experiment(cfg, paths.label_metrics if plan.resume else None)  # every config error surfaces here, before any training
     method, weighting = make_method(cfg.method, exp.space, epochs=cfg.epochs, domain=input_domain(exp.dataset), dataset=exp.dataset)
     if method.adversarial:
         method.check_input_shape(exp.dataset.input_shape)
@@ -134,6 +134,7 @@ def _write_run_files(paths: RunPaths, exp: Experiment, discard: bool) -> None:
         paths.discard_results()
     atomic_write_text(paths.config, config_yaml(exp.config))
     atomic_write_text(paths.dataset_report, json.dumps(exp.dataset.report, indent=2, default=str))
+    write_label_metrics(paths, exp)
 
 
 @dataclass

@@ -29,18 +29,18 @@ def test_score_formula_on_a_constructed_confusion():
     cost = np.array([[0, 1, 4], [1, 0, 2], [4, 2, 0]], float)
     m = np.array([[0.5, 0.5, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]])  # last column: abstained
     # rows: 0.5·1; 0; 0.25·4 + 0.25·2 + abstain 0.25·max(4, 2, 0)
-    assert weighted_score(m, cost) == pytest.approx((0.5 + 0.0 + 2.5) / 3)
-    assert weighted_score(m[:, :3], cost) == pytest.approx((0.5 + 0.0 + 1.5) / 3)
+    assert weighted_score(m, cost) == pytest.approx(0.5 + 0.0 + 2.5)
+    assert weighted_score(m[:, :3], cost) == pytest.approx(0.5 + 0.0 + 1.5)
     with pytest.raises(ConfigError, match="K×K or K×\\(K\\+1\\)"):
         weighted_score(np.eye(2), cost)
 
 
-def test_zero_one_score_is_the_mean_per_class_error(zero_one):
+def test_zero_one_score_is_the_sum_of_per_class_errors(zero_one):
     assert {r.attack for r in zero_one.rows} == {CLEAN, WASSERSTEIN, "pgd-loss"}
     for row in zero_one.rows:
         pred, y = zero_one.predictions[row.run, row.attack], zero_one.labels[row.run]
         per_class_error = [1.0 - (pred[y == k] == k).double().mean().item() for k in range(10)]
-        assert row.score == pytest.approx(float(np.mean(per_class_error)), abs=1e-12), (row.run, row.attack)
+        assert row.score == pytest.approx(float(np.sum(per_class_error)), abs=1e-12), (row.run, row.attack)
         assert row.power == 1.0 and row.n == 60
     assert any(zero_one.row("codes", a).abstain_rate > 0 for a in (CLEAN, WASSERSTEIN, "pgd-loss"))  # abstentions are costed
 

@@ -146,3 +146,14 @@ def test_numeric_class_names_in_the_header_are_read_as_names(tmp_path):
     np.testing.assert_array_equal(metric.matrix, [[0, 1, 3], [1, 0, 2.5], [3, 2.5, 0]])
     write_metric_csv(tmp_path / "back.csv", metric)
     assert read_metric(tmp_path / "back.csv").class_names == ("0", "1", "2")
+
+
+def test_a_header_of_the_wrong_length_is_refused(tmp_path):
+    (tmp_path / "m.csv").write_text("a,b\n0,1,1\n1,0,1\n1,1,0\n")
+    with pytest.raises(ConfigError, match=r"m\.csv: the header names 2 classes but the matrix is 3×3"):
+        read_metric(tmp_path / "m.csv")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
+    (tmp_path / "excel.csv").write_bytes("\ufeffcat,dog\n0,1\n1,0\n".encode("utf-8"))
+    assert read_metric(tmp_path / "excel.csv", ("dog", "cat")).class_names == ("dog", "cat")

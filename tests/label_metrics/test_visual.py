@@ -46,11 +46,14 @@ def test_every_kind_gives_a_valid_metric(exp, kind):
 
 def test_deepfool_points_land_in_the_target_region(exp):
     x = exp.dataset.test.float_images(slice(0, 40))
-    dist, ok = targeted_deepfool(exp.model, exp.space, x, 3, BoundarySearch(steps=40), exp.dataset.domain)
+    x_adv, dist, ok = targeted_deepfool(exp.model, exp.space, x, 3, BoundarySearch(steps=40), exp.dataset.domain)
     assert ok.float().mean() > 0.9  # a standard digits CNN is easy to push anywhere
-    # re-derive: moving each successful point by its distance reached class 3 — check by recomputing
-    assert (dist[ok] >= 0).all()
-    again, _ = targeted_deepfool(exp.model, exp.space, x, 3, BoundarySearch(steps=40), exp.dataset.domain)
+    with torch.no_grad():
+        landed = exp.space.decode(exp.model(x_adv))
+    assert (landed[ok] == 3).all() and (landed[~ok] != 3).all()
+    torch.testing.assert_close(dist, (x_adv - x).flatten(1).norm(dim=1))
+    assert float(x_adv.min()) >= 0 and float(x_adv.max()) <= 1  # clipped to the image domain
+    again = targeted_deepfool(exp.model, exp.space, x, 3, BoundarySearch(steps=40), exp.dataset.domain)[1]
     torch.testing.assert_close(dist, again)  # deterministic
 
 
@@ -62,7 +65,7 @@ def test_deepfool_distance_on_a_linear_model_is_the_hyperplane_distance():
     from labelrobust.domain import Box
 
     x = torch.tensor([[0.5, 0.1], [2.0, -0.3]])
-    dist, ok = targeted_deepfool(model, space, x, 1, BoundarySearch(steps=5, overshoot=0.0), Box(-10, 10))
+    _, dist, ok = targeted_deepfool(model, space, x, 1, BoundarySearch(steps=5, overshoot=0.0), Box(-10, 10))
     assert ok.all()
     torch.testing.assert_close(dist, x[:, 0], atol=1e-4, rtol=1e-4)
 
@@ -75,10 +78,20 @@ def test_cache_is_reused_until_the_weights_change(run_dir):
     again = resolve_metric(f"visual:centroid:{run_dir}", first.class_names)
     assert csv_path.stat().st_mtime_ns == stamp
     np.testing.assert_array_equal(again.matrix, first.matrix)
+    assert again.source == "visual:centroid" and again.details == first.details  # a hit says what it is
     info = json.loads(info_path.read_text())
     info_path.write_text(json.dumps({**info, "weights_sha256": "0" * 64}))  # as if the run trained on
     cached_visual_metric(run_dir, "centroid")
     assert json.loads(info_path.read_text())["weights_sha256"] != "0" * 64
+    for corrupt in ("{not json", "[1, 2]"):  # an unreadable sidecar is a stale cache, not a crash
+        info_path.write_text(corrupt)
+        np.testing.assert_allclose(cached_visual_metric(run_dir, "centroid").matrix, first.matrix, rtol=1e-6)
+        assert json.loads(info_path.read_text())["settings"]["n"] is None
+
+
+def test_no_confusion_is_free(exp):
+    c = visual_metric(exp, "confusion").matrix
+    assert c[~np.eye(10, dtype=bool)].min() == pytest.approx(0.05)
 
 
 def test_unknown_kind_is_refused(exp, run_dir):
@@ -107,6 +120,11 @@ def test_metric_cli_writes_a_csv_with_class_names(run_dir, tmp_path, capsys):
         (["metric", "--kind", "linear-boundary", "--dataset", "mnist"], "needs --out"),
         (["metric", "RUN", "--kind", "wordnet", "--dataset", "cifar10", "--out", "x.csv"], "drop RUN_DIR"),
         (["metric", "--kind", "wordnet", "--dataset", "cifar10", "--out", "x.txt"], "ending in .csv"),
+        (["metric", "RUN", "--kind", "centroid", "--steps", "5"], "--steps is for --kind boundary, not --kind centroid"),
+        (["metric", "RUN", "--kind", "boundary", "--similarity", "wup"], "--similarity is for --kind wordnet"),
+        (["metric", "RUN", "--kind", "boundary", "--dataset", "mnist"], "--dataset is for --kind linear-boundary or wordnet"),
+        (["metric", "RUN", "--kind", "boundary", "--n-per-class", "5"], "other than the defaults need --out"),
+        (["metric", "--kind", "wordnet", "--dataset", "digits", "--out", "/tmp/never-written.csv"], "no reviewed WordNet synset for class '0'"),
     ],
 )
 def test_metric_cli_bad_inputs_are_one_line(argv, message, capsys):

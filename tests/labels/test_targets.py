@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from labelrobust.errors import ConfigError
+from labelrobust.label_metrics import resolve_metric
 from labelrobust.labels import available_label_spaces, make_label_space
 
 K = 4
@@ -180,7 +181,7 @@ def test_non_numbers_keep_their_messages(name, params, message):
     [
         ("mixed.csv", "a,1,c\n0,1,1\n1,0,1\n1,1,0\n", r"mixed\.csv, line 1: 'a' is not a number; expected a K×K numeric matrix, comma-separated, one row per line, after an optional header row of class names"),
         ("late-header.csv", "0,1,1\na,b,c\n1,1,0\n", r"late-header\.csv, line 2: 'a' is not a number"),
-        ("header-size.csv", "a,b\n0,1,1\n1,0,1\n1,1,0\n", r"header-size\.csv: the header names 2 classes but the matrix is 3×3"),
+        ("header-size.csv", "a,b\n0,1,1\n1,0,1\n1,1,0\n", r"header-size\.csv has a header row of class names"),
         ("word.csv", "0,1,1\n1,zero,1\n1,1,0\n", r"word\.csv, line 2: 'zero' is not a number"),
         ("ragged.csv", "0,1,1\n1,0\n1,1,0\n", r"ragged\.csv, line 2 has 2 numbers but the first row has 3"),
         ("empty.csv", "# nothing\n\n", r"empty\.csv holds no numbers"),
@@ -211,10 +212,17 @@ def test_cost_files_that_are_folders_or_hold_text_arrays(tmp_path):
         make_label_space("wasserstein", 3, cost=str(tmp_path / "objects.npy"))
 
 
-def test_a_header_row_of_class_names_is_read(tmp_path):
-    (tmp_path / "named.csv").write_text("cat,dog,truck\n0,1,3\n1,0,3\n3,3,0\n")
-    space = make_label_space("wasserstein", 3, cost=str(tmp_path / "named.csv"))
-    assert torch.equal(space.cost, torch.tensor([[0.0, 1, 3], [1, 0, 3], [3, 3, 0]]))
+def test_a_header_row_of_class_names_needs_the_dataset_classes(tmp_path):
+    # without the dataset's class names the order cannot be checked: refused, not used in file order
+    (tmp_path / "named.csv").write_text("dog,cat,truck\n0,1,3\n1,0,2\n3,2,0\n")
+    with pytest.raises(ConfigError, match=r"has a header row of class names, which must be matched to the dataset's classes; .*resolve_metric"):
+        make_label_space("wasserstein", 3, cost=str(tmp_path / "named.csv"))
+    with pytest.raises(ConfigError, match=r"cost matrix 'wordnet' is computed for a dataset's classes"):
+        make_label_space("wasserstein", 3, cost="wordnet")
+    metric = resolve_metric(tmp_path / "named.csv", ("cat", "dog", "truck"))
+    space = make_label_space("wasserstein", 3, cost=metric)
+    assert torch.equal(space.cost, torch.tensor([[0.0, 1, 2], [1, 0, 3], [2, 3, 0]]))
+    assert space.params()["cost"]["sha256"] == metric.fingerprint()
 
 
 def test_good_cost_files_with_comments_and_blank_lines(tmp_path):

@@ -64,14 +64,14 @@ def make_method(
 ) -> tuple[Method, Weighting | None]:
     """The method ``cfg`` names, for ``space`` and the data's input ``domain``, and its instance
     weighting (None: unweighted). ``epochs``: the run's length, to refuse a burn-in that covers it.
-    ``dataset``: the loaded dataset, for settings that depend on it (``Method.bind_data``)."""
+    ``dataset``: the loaded dataset, for settings that depend on it (``Method.bind_data``; None:
+    such settings must not need one)."""
     if not isinstance(cfg, MethodConfig):
         raise ConfigError(f"make_method takes a MethodConfig (name and params), got {type(cfg).__name__}")
     cls, preset = method_class(cfg.name)
     method = cls(space, method_params(cfg.name, cfg.params), domain)
     method.preset = cfg.name if preset is not None else None
-    if dataset is not None:
-        method.bind_data(dataset)
+    method.bind_data(dataset)
     w = method.weighting
     if w is not None and epochs is not None and w.burn_in >= epochs:
         raise ConfigError(

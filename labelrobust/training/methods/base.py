@@ -84,8 +84,8 @@ class Method(ABC):
         """The preset this method was made through (``make_method``; None: by its own name)."""
 
     def bind_data(self, dataset) -> None:  # noqa: B027  (a hook: most methods need none)
-        """Called by ``make_method`` with the loaded dataset, for settings that depend on it
-        (WPGD's metric by name: ``wordnet`` needs the class names)."""
+        """Called by ``make_method`` with the loaded dataset (None when it has none), for
+        settings that depend on it (WPGD's metric by name: ``wordnet`` needs the class names)."""
 
     def start_batch(self, epochs_done: float) -> None:  # noqa: B027  (a hook: most methods need none)
         """Called before each batch with the training progress in epochs (e.g. 1.5)."""

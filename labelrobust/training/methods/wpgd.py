@@ -22,7 +22,7 @@ from pathlib import Path
 
 from labelrobust.domain import UNIT_BOX, Box
 from labelrobust.errors import ConfigError
-from labelrobust.label_metrics import is_metric_name, resolve_metric
+from labelrobust.label_metrics import LabelMetric, is_metric_name, resolve_metric
 from labelrobust.labels import LabelSpace, make_label_space
 from labelrobust.training.methods.base import AdversarialMethod, AdversarialParams, BatchLosses
 from labelrobust.training.methods.params import param, real
@@ -45,8 +45,8 @@ class WpgdParams(AdversarialParams):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.cost is not None and not isinstance(self.cost, (str, Path, list)):
-            raise ConfigError(f"cost must be a K×K list or the path of a .npy/.csv/.txt file, got {self.cost!r}")
+        if self.cost is not None and not isinstance(self.cost, (str, Path, list, LabelMetric)):
+            raise ConfigError(f"cost must be a label metric name (wordnet, linear-boundary, visual:RUN_DIR), a .csv/.npy/.txt file, a K×K list or a LabelMetric, got {self.cost!r}")
         self._set("power", real(self.power, "power", low=0, low_open=True))
         self._set("wasserstein_lam", real(self.wasserstein_lam, "wasserstein_lam", low=0, low_open=True, allow_inf=True))
         one_of(self.wasserstein_solver, ("closed", "sinkhorn"), "wasserstein_solver")
@@ -74,15 +74,21 @@ class Wpgd(AdversarialMethod):
 
     def __init__(self, space: LabelSpace, params: WpgdParams, domain: Box = UNIT_BOX) -> None:
         super().__init__(space, params, domain)
-        # a named metric needs the dataset's class names: bind_data makes it (make_method passes the data)
-        self.metric = None if is_metric_name(params.cost) else self._metric_space(params.cost)
+        # a name or a file is resolved against the dataset's classes in bind_data (make_method calls it)
+        self.metric = None if isinstance(params.cost, (str, Path)) else self._metric_space(params.cost)
 
     def bind_data(self, dataset) -> None:
-        """Resolve the cost against the dataset: a name (``wordnet``, ``visual:RUN``, ...) is
-        computed for its classes, a CSV with a header is reordered to them."""
-        if isinstance(self.params.cost, (str, Path)):
-            metric = resolve_metric(self.params.cost, dataset.class_names, dataset=dataset, who="method 'wpgd': cost")
-            self.metric = self._metric_space(metric)
+        """Resolve a cost given as text against the dataset: a name (``wordnet``, ``visual:RUN``,
+        ...) is computed for its classes, a CSV with a header is reordered to them. Without a
+        dataset a name is refused and a file must be headerless, in class order."""
+        cost = self.params.cost
+        if not isinstance(cost, (str, Path)):
+            return
+        if dataset is not None:
+            cost = resolve_metric(cost, dataset.class_names, dataset=dataset, who="method 'wpgd': cost")
+        elif is_metric_name(cost):
+            raise ConfigError(f"method 'wpgd': cost {cost!r} is computed for a dataset's classes; make the method with make_method(..., dataset=...) or give a metric file")
+        self.metric = self._metric_space(cost)
 
     def _metric_space(self, cost) -> LabelSpace:
         try:
