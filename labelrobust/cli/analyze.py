@@ -51,7 +51,7 @@ class NonNegativeInt(argparse.Action):
 
 def add_parser(sub, name: str) -> None:
     p = sub.add_parser(name, help="analyses of the WPGD study: accuracy gap, weighted score, entropy, embedding, toy, imbalance", description=__doc__.split("\n\n")[0])
-    analyses = p.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS")
+    analyses = p.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS", help="gap, score, entropy, embedding, toy or imbalance")
     for analysis, (adder, _) in ANALYSES.items():
         q = adder(analyses, analysis)
         q.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="also log debugging details to stderr")

@@ -282,9 +282,10 @@ def test_attack_results_accumulate(finished, tmp_path):
 # -- SIGTERM and Ctrl-C: checkpoint, say how to resume, resume exactly ----------------------
 
 
-def _interrupt(project: Path, sig: signal.Signals, delay: float = 0.3) -> dict:
+def _interrupt(project: Path, sig: signal.Signals, delay: float = 0.02) -> dict:
     """Start SIGNAL_RUN in ``project`` (runs/run), send ``sig`` ``delay`` s after the first
-    epoch line (so it lands inside epoch 2 or 3), and collect what happened."""
+    epoch line (so it lands inside epoch 2: on an idle machine an epoch takes only ~0.1 s, and
+    a longer delay let the run finish before the signal), and collect what happened."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "labelrobust", "train", *SIGNAL_RUN, "--out", "runs", "--name", "run"],
         cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), preexec_fn=_preexec, stdin=subprocess.DEVNULL,
