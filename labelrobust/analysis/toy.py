@@ -47,8 +47,7 @@ import io
 import json
 import logging
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
@@ -60,7 +59,7 @@ from labelrobust.atomic import atomic_write_text, require_writable_dir
 from labelrobust.attacks import make_attack
 from labelrobust.config import RUN_LOCATION_KEYS, TrainConfig, as_config, to_dict
 from labelrobust.data.toy3 import DOMAIN, in_support
-from labelrobust.devices import check_device_name
+from labelrobust.devices import check_device_name, one_thread
 from labelrobust.domain import Box
 from labelrobust.errors import ConfigError
 from labelrobust.labels import LabelSpace
@@ -228,17 +227,6 @@ def train_or_reuse(cfg: TrainConfig, *, force: bool = False, quiet: bool = True)
         log.info("reusing the finished run %s", paths.root)
         return paths.root
     return train(cfg, resume=True, quiet=quiet)
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """One torch CPU thread for tiny networks (a second only adds synchronisation), then restore."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # -- decision regions and measures -----------------------------------------------------------

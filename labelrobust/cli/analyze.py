@@ -19,7 +19,7 @@ import argparse
 import math
 
 from labelrobust.cli.output import emit, format_table
-from labelrobust.cli.robust_output import PositiveInt, add_device_flag, split_eps
+from labelrobust.cli.robust_output import NonNegativeInt, PositiveInt, add_device_flag, split_eps
 from labelrobust.errors import ConfigError
 
 
@@ -33,19 +33,6 @@ class PositiveFloat(argparse.Action):
             value = math.nan
         if not math.isfinite(value) or value <= 0:
             raise ConfigError(f"{option_string} must be a finite number > 0, got {values!r}")
-        setattr(namespace, self.dest, value)
-
-
-class NonNegativeInt(argparse.Action):
-    """An integer ≥ 0 (``--seed``), refused while parsing."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        try:
-            value = int(values)
-        except ValueError:
-            value = -1
-        if value < 0:
-            raise ConfigError(f"{option_string} must be an integer ≥ 0, got {values!r}")
         setattr(namespace, self.dest, value)
 
 

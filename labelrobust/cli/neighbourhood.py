@@ -20,25 +20,12 @@ from pathlib import Path
 from labelrobust.atomic import atomic_write_text, require_writable_dir
 from labelrobust.attacks.threat import parse_eps
 from labelrobust.cli.output import emit, format_table
-from labelrobust.cli.robust_output import PositiveInt, add_device_flag, split_eps
+from labelrobust.cli.robust_output import NonNegativeInt, PositiveInt, add_device_flag, split_eps
 from labelrobust.cli.verify import add_verifier_flags, verifier_config
 from labelrobust.errors import ConfigError
 from labelrobust.verify.neighbourhood import CUTS, METHODS, SearchSettings
 
 DEFAULTS = SearchSettings()
-
-
-class NonNegativeInt(argparse.Action):
-    """An integer ≥ 0 (``--layers``), refused while the command line is parsed."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        try:
-            value = int(values)
-        except ValueError:
-            value = -1
-        if value < 0:
-            raise ConfigError(f"{option_string} must be an integer ≥ 0, got {values!r}")
-        setattr(namespace, self.dest, value)
 
 
 def add_parser(sub, name: str) -> None:

@@ -19,6 +19,19 @@ STALE_COLUMNS = ["label", "eps", "robust_accuracy", "attack_success", "stale"]
 PERCENT = ["robust_accuracy", "attack_success", "abstain_rate", "survival"]
 
 
+class NonNegativeInt(argparse.Action):
+    """An integer ≥ 0 (``--layers``, ``--seed``), refused while the command line is parsed."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        try:
+            value = int(values)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise ConfigError(f"{option_string} must be an integer ≥ 0, got {values!r}")
+        setattr(namespace, self.dest, value)
+
+
 class PositiveInt(argparse.Action):
     """A flag whose value must be an integer ≥ 1 (``--batch-size``, ``--n``); anything else is a
     one-line error naming the flag, raised while the command line is parsed."""

@@ -36,8 +36,7 @@ import platform
 import shlex
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -50,6 +49,7 @@ from labelrobust.cli.output import emit
 from labelrobust.config import TrainConfig, as_config
 from labelrobust.data.disk2d import hard_boundary_radius
 from labelrobust.domain import Box
+from labelrobust.devices import one_thread
 from labelrobust.errors import ConfigError
 from labelrobust.evaluation.checks import gradient_peaks
 from labelrobust.metrics.classification import accuracy
@@ -265,19 +265,6 @@ def run_survival(
     out = Path(out) if out is not None else default_out(scale)
     with one_thread():
         return _run(scale, s, out, seed, quiet, command)
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run on one CPU thread, then restore the setting. The networks and batches are tiny: a
-    second thread only adds synchronisation, and on a busy 2-core machine it made a run ten
-    times slower (85 s instead of 9 s for ``--scale ci``). The results are the same."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _run(scale: str, s: Scale, out: Path, seed: int, quiet: bool, command: str | None) -> SurvivalResult:
