@@ -25,7 +25,7 @@ import numpy as np
 from labelrobust.analysis.confusion import RunLike, check_same_classes, clean_confusion, load_runs, resolve_for, warn_if_other_samples
 from labelrobust.analysis.figures import csv_text, heatmap, markdown_table, matrix_csv_text, prepare_out_dir, pyplot, save_figure, write_json, write_text
 from labelrobust.errors import ConfigError
-from labelrobust.label_metrics.metric import LabelMetric
+from labelrobust.label_metrics.metric import LabelMetric, off_diagonal
 
 GAP_FILES = ("gap-pairs.csv", "gap-correlation.csv", "gap-matrix.csv", "confusion-a.csv", "confusion-b.csv", "gap.md", "gap.png", "summary.json")
 
@@ -69,12 +69,6 @@ class GapResult:
             {"i": i, "j": j, "class_i": names[i], "class_j": names[j], "gap": float(self.gap[i, j]), "metric": float(self.metric.matrix[i, j])}
             for i in range(k) for j in range(k) if i != j
         ]
-
-
-def off_diagonal(matrix: np.ndarray) -> np.ndarray:
-    """The entries ``[i, j]`` with ``i ≠ j``, row by row (the order of ``LabelMetric.off_diagonal``)."""
-    matrix = np.asarray(matrix, dtype=np.float64)
-    return matrix[~np.eye(len(matrix), dtype=bool)]
 
 
 def gap_matrix(confusion_a: np.ndarray, confusion_b: np.ndarray) -> np.ndarray:

@@ -126,7 +126,8 @@ def _checked_out(out: str | None, force: bool) -> Path | None:
 def _rows(metric: LabelMetric) -> list[dict[str, object]]:
     short = [n[:10] for n in metric.class_names]
     if metric.num_classes > 12:  # a wide matrix does not fit a terminal: summarise each class
-        return [{"class": n, "nearest": metric.class_names[_nearest(metric, i)], "distance": round(float(metric.matrix[i, _nearest(metric, i)]), 4)} for i, n in enumerate(metric.class_names)]
+        nearest = [_nearest(metric, i) for i in range(metric.num_classes)]
+        return [{"class": n, "nearest": metric.class_names[j], "distance": round(float(metric.matrix[i, j]), 4)} for i, (n, j) in enumerate(zip(metric.class_names, nearest))]
     return [{"class": n, **{s: round(float(v), 4) for s, v in zip(short, row)}} for n, row in zip(metric.class_names, metric.matrix)]
 
 

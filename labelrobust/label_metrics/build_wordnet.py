@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from labelrobust.cli.output import emit, emit_error
 from labelrobust.errors import ConfigError
 from labelrobust.label_metrics import synsets as tables
 from labelrobust.label_metrics.io import read_metric, write_metric_csv
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         reader = open_wordnet(args.wordnet_dir)
     except ConfigError as err:
-        print(f"build_wordnet: {err}", file=sys.stderr)
+        emit_error(f"build_wordnet: {err}")
         return 2
     failed = 0
     for table in chosen:
@@ -91,10 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.check:
                 problem = same_as_file(metric, path)
                 failed += bool(problem)
-                print(f"{'DIFFERS' if problem else 'same'} {path}{': ' + problem if problem else ''} ({seconds:.1f} s)")
+                emit(f"{'DIFFERS' if problem else 'same'} {path}{': ' + problem if problem else ''} ({seconds:.1f} s)")
             else:
                 write_metric_csv(path, metric, digits=DIGITS)
-                print(f"wrote {path} ({metric.num_classes} classes, {seconds:.1f} s)")
+                emit(f"wrote {path} ({metric.num_classes} classes, {seconds:.1f} s)")
     return 1 if failed else 0
 
 

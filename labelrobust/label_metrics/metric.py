@@ -67,8 +67,7 @@ class LabelMetric:
 
     def off_diagonal(self) -> np.ndarray:
         """The entries ``C[i, j]`` with ``i ≠ j``, row by row (the pairs the study correlates over)."""
-        mask = ~np.eye(self.num_classes, dtype=bool)
-        return self.matrix[mask]
+        return off_diagonal(self.matrix)
 
     def fingerprint(self) -> str:
         """SHA-256 of the float64 matrix bytes and the class names: what a run records, so two
@@ -76,6 +75,12 @@ class LabelMetric:
         h = hashlib.sha256(np.ascontiguousarray(self.matrix, dtype="<f8").tobytes())
         h.update("\x1f".join(self.class_names).encode("utf-8"))
         return h.hexdigest()
+
+
+def off_diagonal(matrix) -> np.ndarray:
+    """The entries ``[i, j]`` of a square matrix with ``i ≠ j``, row by row."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    return matrix[~np.eye(len(matrix), dtype=bool)]
 
 
 def validate_matrix(matrix, where: str) -> np.ndarray:

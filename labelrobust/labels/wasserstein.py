@@ -37,7 +37,7 @@ from torch import Tensor
 
 from labelrobust.errors import ConfigError
 from labelrobust.label_metrics import is_metric_name
-from labelrobust.label_metrics.io import read_matrix_file, read_metric
+from labelrobust.label_metrics.io import read_matrix_file
 from labelrobust.label_metrics.metric import LabelMetric, validate_matrix
 from labelrobust.labels.base import LabelSpace, numeric_param, on_simplex
 from labelrobust.labels.sinkhorn import DEFAULT_ITERS, DEFAULT_TOL, default_reg, log_sinkhorn, safe_log
@@ -78,13 +78,14 @@ def _headerless_file(cost: str | Path):
             f"or pass resolve_metric({cost!r}, class_names) as the cost"
         )
     path = Path(cost)
-    names, _ = read_matrix_file(path, f"{COST_WHO} {path}")
+    where = f"{COST_WHO} {path}"
+    names, rows = read_matrix_file(path, where)
     if names is not None:
         raise ConfigError(
             f"{COST_WHO} {path} has a header row of class names, which must be matched to the dataset's classes; "
             f"give it in a run config (labelrobust train), or pass resolve_metric(path, class_names) as the cost"
         )
-    return read_metric(path, None, who=COST_WHO).matrix
+    return validate_matrix(rows, where)
 
 
 @LABEL_SPACES.register("wasserstein", "cost-sensitive: C^p_y·softmax(z) − H/(λ log K) under a label metric C (closed form or Sinkhorn)")
