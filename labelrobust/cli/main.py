@@ -10,6 +10,7 @@
     labelrobust neighbourhood RUN_DIR ...     maximal robust layered neighbourhoods and their heat maps
     labelrobust metric RUN_DIR --kind boundary   a label metric (CSV with class names)
     labelrobust analyze gap RUN_A RUN_B --metric wordnet   cost-sensitive analyses (tables + PNG)
+    labelrobust annotate serve --db labels.sqlite --dataset cifar10   collect human soft labels (web page)
 
 Every error is one line on stderr (``labelrobust: error: ...``, exit code 2); a training run
 stopped by SIGTERM or Ctrl-C exits with 143 or 130 after checkpointing.
@@ -21,7 +22,7 @@ import argparse
 import logging
 import sys
 
-from labelrobust.cli import analyze, attack, compare, evaluate, listing, metric, neighbourhood, train, transfer, verify
+from labelrobust.cli import analyze, annotate, attack, compare, evaluate, listing, metric, neighbourhood, train, transfer, verify
 from labelrobust.cli.console import configure_console
 from labelrobust.cli.output import emit_error
 from labelrobust.cli.parser import LabelRobustParser
@@ -35,6 +36,7 @@ COMMANDS = {
     "neighbourhood": neighbourhood,
     "metric": metric,
     "analyze": analyze,
+    "annotate": annotate,
 }
 
 

@@ -138,6 +138,28 @@ def _check_on_mismatch(on_mismatch: str) -> None:
         )
 
 
+def aligned_rows(survey: Survey, cifar_labels: Tensor, on_mismatch: str, survey_source: str, batch_source: str) -> Tensor:
+    """Bool N: the survey rows taken as aligned with the CIFAR-10 image at the same index.
+
+    A row whose hard label differs from CIFAR-10's is not aligned. ``"drop-span"`` also drops
+    every row between the first and the last such row (inside a shifted stretch, agreement is
+    chance); ``"drop"`` drops only the differing rows; ``"refuse"`` raises DataError.
+    """
+    _check_on_mismatch(on_mismatch)
+    mismatch = torch.nonzero(survey.labels != cifar_labels).flatten()
+    if on_mismatch == "refuse" and len(mismatch):
+        raise DataError(
+            f"{survey_source}: {len(mismatch)} rows have a hard label that differs from CIFAR-10's "
+            f"label of the image at the same index in {batch_source} (rows {format_ranges(mismatch.tolist())}); "
+            "the survey is not aligned with its images there. Use on_mismatch='drop-span' or 'drop' to drop them"
+        )
+    keep = survey.labels == cifar_labels
+    if on_mismatch == "drop-span" and len(mismatch):
+        index = torch.arange(len(keep))
+        keep &= (index < mismatch.min()) | (index > mismatch.max())
+    return keep
+
+
 @DATASETS.register("softcifar10", "the soft CIFAR-10 survey over CIFAR-10 batch 1 (7,000/2,000/1,000)")
 def load_softcifar10(root: Path, download: bool, on_mismatch: str = "drop-span") -> Dataset:
     """Soft CIFAR-10 with the study's 7,000/2,000/1,000 split (after dropping rows).
@@ -167,16 +189,8 @@ def load_softcifar10(root: Path, download: bool, on_mismatch: str = "drop-span")
     totals = survey.ratings.sum(dim=1)
     unrated = torch.nonzero(totals == 0).flatten()
     mismatch = torch.nonzero(survey.labels != cifar_labels).flatten()
-    if on_mismatch == "refuse" and len(mismatch):
-        raise DataError(
-            f"{survey_path}: {len(mismatch)} rows have a hard label that differs from CIFAR-10's "
-            f"label of the image at the same index in {batch_path} (rows {format_ranges(mismatch.tolist())}); "
-            "the survey is not aligned with its images there. Use on_mismatch='drop-span' or 'drop' to drop them"
-        )
-    keep = (totals > 0) & (survey.labels == cifar_labels)
+    keep = (totals > 0) & aligned_rows(survey, cifar_labels, on_mismatch, f"{survey_path}", f"{batch_path}")
     index = torch.arange(len(keep))
-    if on_mismatch == "drop-span" and len(mismatch):
-        keep &= (index < mismatch.min()) | (index > mismatch.max())
     soft = survey.ratings.to(torch.float32) / totals.clamp(min=1).to(torch.float32)[:, None]
     full = ImageSet(images, cifar_labels, soft_labels=soft)
 
