@@ -20,6 +20,7 @@ from labelrobust.data import (  # noqa: E402,F401  isort: skip
     digits,
     disk2d,
     double_mnist,
+    image_folder,
     mnist,
     softcifar10,
     tiny_imagenet,

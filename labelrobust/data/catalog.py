@@ -30,6 +30,9 @@ DATASETS: Registry[Loader] = Registry("dataset")
 
 # The loader parameters every loader has; everything after them is a dataset option.
 _FIXED_PARAMETERS = ("root", "download")
+# An option every dataset accepts: a soft-label file (labelrobust annotate export) attached right
+# after the loader (labelrobust.data.soft_label_file); a loader that declares it handles it itself.
+SOFT_LABELS_OPTION = "soft_labels"
 
 
 def resolve_data_root(root: str | Path | None) -> Path:
@@ -59,12 +62,13 @@ def available_datasets() -> list[str]:
 def dataset_options(name: str) -> dict[str, object]:
     """The options a dataset's loader accepts, with their defaults."""
     loader = DATASETS.get(name)
-    return {
+    options = {
         p.name: p.default
         for p in inspect.signature(loader).parameters.values()
         if p.name not in _FIXED_PARAMETERS
         and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
     }
+    return {**options, SOFT_LABELS_OPTION: options.get(SOFT_LABELS_OPTION)}
 
 
 def load_dataset(
@@ -85,7 +89,9 @@ def load_dataset(
     Steps, each a function of ``labelrobust.data.subset``: ``select_classes(classes)``,
     ``imbalance_classes(imbalance, seed)`` on train, ``split_validation(val_size, seed)``,
     then ``stratified_subset`` of train to ``train_size`` and of test to ``test_size``.
-    ``options`` are passed to the loader as keyword arguments.
+    ``options`` are passed to the loader as keyword arguments, but for ``soft_labels`` (a
+    file of ``labelrobust annotate export``), which every dataset accepts: it is attached
+    right after the loader, before the cuts (``labelrobust.data.soft_label_file``).
     """
     loader = DATASETS.get(name)
     if options is not None and not isinstance(options, Mapping):
@@ -99,7 +105,15 @@ def load_dataset(
             f"for dataset {name!r}; accepted options: "
             f"{', '.join(f'{k}={v!r}' for k, v in accepted.items()) or 'none'}"
         )
+    soft_labels = None
+    if SOFT_LABELS_OPTION not in inspect.signature(loader).parameters:
+        soft_labels = options.pop(SOFT_LABELS_OPTION, None)
     dataset = loader(resolve_data_root(root), bool(download), **options)
+    if soft_labels is not None:
+        from labelrobust.data.soft_label_file import attach_soft_labels, read_soft_label_file
+
+        dataset = attach_soft_labels(dataset, read_soft_label_file(soft_labels))
+        options[SOFT_LABELS_OPTION] = str(soft_labels)
 
     if classes is not None:
         dataset = select_classes(dataset, classes)
