@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from labelrobust.data.base import DATA_ROOT_ENV, Dataset, root_is_file_error
+from labelrobust.data.soft_label_file import attach_soft_labels, read_soft_label_file, soft_label_path
 from labelrobust.data.subset import (
     imbalance_classes,
     select_classes,
@@ -60,7 +61,7 @@ def available_datasets() -> list[str]:
 
 
 def dataset_options(name: str) -> dict[str, object]:
-    """The options a dataset's loader accepts, with their defaults."""
+    """The options a dataset's loader accepts, with their defaults; ``soft_labels`` is always one."""
     loader = DATASETS.get(name)
     options = {
         p.name: p.default
@@ -90,8 +91,10 @@ def load_dataset(
     ``imbalance_classes(imbalance, seed)`` on train, ``split_validation(val_size, seed)``,
     then ``stratified_subset`` of train to ``train_size`` and of test to ``test_size``.
     ``options`` are passed to the loader as keyword arguments, but for ``soft_labels`` (a
-    file of ``labelrobust annotate export``), which every dataset accepts: it is attached
-    right after the loader, before the cuts (``labelrobust.data.soft_label_file``).
+    file of ``labelrobust annotate export``, relative to the current directory), which every
+    dataset accepts: unless the loader takes it itself (``image-folder`` matches it by file
+    name), it is attached right after the loader, before the cuts
+    (``labelrobust.data.soft_label_file.attach_soft_labels``).
     """
     loader = DATASETS.get(name)
     if options is not None and not isinstance(options, Mapping):
@@ -105,15 +108,16 @@ def load_dataset(
             f"for dataset {name!r}; accepted options: "
             f"{', '.join(f'{k}={v!r}' for k, v in accepted.items()) or 'none'}"
         )
-    soft_labels = None
+    soft_labels = source = None
     if SOFT_LABELS_OPTION not in inspect.signature(loader).parameters:
-        soft_labels = options.pop(SOFT_LABELS_OPTION, None)
+        value = options.pop(SOFT_LABELS_OPTION, None)
+        if value is not None:
+            source = soft_label_path(value, f"option soft_labels of dataset {name!r}")
+            soft_labels = read_soft_label_file(source)  # a bad file fails before a slow loader runs
     dataset = loader(resolve_data_root(root), bool(download), **options)
     if soft_labels is not None:
-        from labelrobust.data.soft_label_file import attach_soft_labels, read_soft_label_file
-
-        dataset = attach_soft_labels(dataset, read_soft_label_file(soft_labels))
-        options[SOFT_LABELS_OPTION] = str(soft_labels)
+        dataset = attach_soft_labels(dataset, soft_labels, str(source))
+        options[SOFT_LABELS_OPTION] = str(source)
 
     if classes is not None:
         dataset = select_classes(dataset, classes)

@@ -17,7 +17,7 @@ from labelrobust.data import (
 )
 from labelrobust.errors import ConfigError, DataError
 
-EXPECTED = ["cifar10", "cifar100", "cifar10h", "digits", "disk2d", "double-mnist", "mnist", "softcifar10", "tiny-imagenet", "toy3"]
+EXPECTED = ["cifar10", "cifar100", "cifar10h", "digits", "disk2d", "double-mnist", "image-folder", "mnist", "softcifar10", "tiny-imagenet", "toy3"]
 
 
 def test_available_datasets():
@@ -45,12 +45,12 @@ def test_unknown_dataset_lists_known():
 
 
 def test_options_are_passed_and_checked():
-    assert dataset_options("disk2d") == {"radius": 1.0, "n_train": 2000, "n_test": 1000, "seed": 0}
+    assert dataset_options("disk2d") == {"radius": 1.0, "n_train": 2000, "n_test": 1000, "seed": 0, "soft_labels": None}
     ds = load_dataset("disk2d", options={"radius": 2.0, "n_train": 50, "n_test": 20})
     assert len(ds.train) == 50 and ds.std == (1.0, 1.0)
     with pytest.raises(ConfigError, match=r"unknown option 'radious' for dataset 'disk2d'; accepted options: radius=1.0, n_train=2000"):
         load_dataset("disk2d", options={"radious": 2.0})
-    with pytest.raises(ConfigError, match=r"unknown option 'on_mismatch' for dataset 'cifar10'; accepted options: none"):
+    with pytest.raises(ConfigError, match=r"unknown option 'on_mismatch' for dataset 'cifar10'; accepted options: soft_labels=None"):
         load_dataset("cifar10", options={"on_mismatch": "drop"})
     with pytest.raises(ConfigError, match="unknown option 'root'"):
         load_dataset("disk2d", options={"root": "x"})

@@ -28,8 +28,13 @@ def _offline(name: str, root: Path) -> Dataset:
 
 
 @pytest.mark.parametrize("name", available_datasets())
-def test_every_dataset_declares_a_domain_and_its_samples_lie_in_it(name, data_root: Path):
-    ds = _offline(name, data_root)
+def test_every_dataset_declares_a_domain_and_its_samples_lie_in_it(name, data_root: Path, tmp_path: Path):
+    if name == "image-folder":  # the user's own images: a small folder of class subfolders
+        from tests.data.test_image_folder import class_folder
+
+        ds = load_dataset(name, options={"path": str(class_folder(tmp_path, data_root))})
+    else:
+        ds = _offline(name, data_root)
     assert isinstance(ds.domain, Box) and ds.domain == EXPECTED[name]
     for split in (ds.train, ds.test):
         x = split.float_images()

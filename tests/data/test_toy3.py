@@ -53,7 +53,7 @@ def test_toy3_noise_blurs_the_edges():
 
 
 def test_toy3_is_registered_with_its_options():
-    assert dataset_options("toy3") == {"n_train": 600, "n_test": 600, "noise": 0.03, "twist": 2.0, "seed": 0}
+    assert dataset_options("toy3") == {"n_train": 600, "n_test": 600, "noise": 0.03, "twist": 2.0, "seed": 0, "soft_labels": None}
     ds = load_dataset("toy3", options={"n_train": 30, "n_test": 9}, val_size=6)
     assert (len(ds.train), len(ds.val), len(ds.test)) == (24, 6, 9)
 
