@@ -9,16 +9,21 @@
     GET  /healthz
 
 Every refusal is a 4xx with ``{"error": "one line"}`` and changes nothing (``store.AnnotationRefused``
-carries the status); no traceback reaches a browser. The store calls are synchronous and run in
-the thread pool, one transaction each.
+carries the status); the sign-in form, a plain HTML form, answers a refusal with the sign-in page
+and the message, under the same 4xx status. No traceback reaches a browser: an unexpected error is
+logged and answered ``500 {"error": "internal error; the answer was not saved"}``
+(``security.SecurityHeaders``). The store calls are synchronous and run in the thread pool, one
+transaction each.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 
+import jinja2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -32,10 +37,10 @@ from labelrobust.annotate import store
 from labelrobust.annotate.security import (
     CSRF_HEADER,
     LOGIN_COOKIE,
-    SECURITY_HEADERS,
     SESSION_COOKIE,
     BodyLimit,
     BodyTooLarge,
+    SecurityHeaders,
     cookie_options,
     foreign_origin,
     new_token,
@@ -43,26 +48,32 @@ from labelrobust.annotate.security import (
 )
 from labelrobust.annotate.sources import CampaignImages
 from labelrobust.annotate.store import AnnotationRefused, Campaign, Participant
+from labelrobust.errors import LabelRobustError
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 ANSWER_FIELDS = {"image_id", "ratings", "submission_id", "duration_ms"}
 SKIP_FIELDS = {"image_id", "submission_id"}
+DB_INT_MAX = 2**63 - 1  # ids are 64-bit in SQLite and PostgreSQL; a larger number names no image
 
 
 def create_app(engine: Engine, campaign: Campaign, images: CampaignImages, *, max_body_bytes: int = 16384) -> FastAPI:
     """The app serving ``campaign`` from ``engine``'s store, showing ``images``."""
     app = FastAPI(title="labelrobust annotate", docs_url=None, redoc_url=None, openapi_url=None)
-    templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescape is on for .html
+    # autoescape on for every template whatever its name: names come from participants and folders
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True)
+    templates = Jinja2Templates(env=env)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # added last = outermost: its headers reach every response
     _add_error_handlers(app, max_body_bytes)
+    render_lock = threading.Lock()  # CampaignImages' render cache is a plain OrderedDict
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next):
-        response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
+    def login_page_response(request: Request, status: int = 200, error: str | None = None):
+        token = request.cookies.get(LOGIN_COOKIE) or new_token()
+        context = {"campaign": campaign, "login_token": token, "error": error}
+        response = templates.TemplateResponse(request, "login.html", context, status_code=status)
+        response.set_cookie(LOGIN_COOKIE, token, **cookie_options())
         return response
 
     def session(request: Request) -> tuple[Participant, str] | None:
@@ -73,23 +84,26 @@ def create_app(engine: Engine, campaign: Campaign, images: CampaignImages, *, ma
         found = await run_in_threadpool(session, request)
         if found is None:
             raise AnnotationRefused(401, "not signed in (or the session has ended); open the start page and sign in again")
-        if post and (foreign_origin(request) or not same_token(request.headers.get(CSRF_HEADER), found[1])):
+        if post and foreign_origin(request):
+            raise AnnotationRefused(403, f"a request from another site ({request.headers['origin'][:80]}) was refused")
+        if post and not same_token(request.headers.get(CSRF_HEADER), found[1]):
             raise AnnotationRefused(403, "the request lacks this page's security token (X-CSRF-Token); reload the page")
         return found[0]
 
     @app.get("/", response_class=HTMLResponse)
-    async def login_page(request: Request, error: str | None = None):
-        token = request.cookies.get(LOGIN_COOKIE) or new_token()
-        response = templates.TemplateResponse(request, "login.html", {"campaign": campaign, "login_token": token, "error": error})
-        response.set_cookie(LOGIN_COOKIE, token, **cookie_options())
-        return response
+    async def login_page(request: Request):
+        return login_page_response(request)
 
     @app.post("/login")
     async def login(request: Request):
         form = await request.form()
         if foreign_origin(request) or not same_token(str(form.get("login_token", "")), request.cookies.get(LOGIN_COOKIE)):
-            raise AnnotationRefused(403, "the sign-in form is stale or came from another site; open the start page again")
-        participant = await run_in_threadpool(store.join, engine, campaign, form.get("name", ""))
+            message = "the sign-in form had expired or came from another site; please sign in again"
+            return login_page_response(request, 403, message)
+        try:
+            participant = await run_in_threadpool(store.join, engine, campaign, form.get("name", ""))
+        except AnnotationRefused as refusal:
+            return login_page_response(request, refusal.status, refusal.message)
         token, _ = await run_in_threadpool(store.create_web_session, engine, participant)
         response = RedirectResponse("/annotate", status_code=303)
         response.set_cookie(SESSION_COOKIE, token, **cookie_options())
@@ -98,6 +112,7 @@ def create_app(engine: Engine, campaign: Campaign, images: CampaignImages, *, ma
     @app.post("/logout")
     async def logout(request: Request):
         await api_session(request, post=True)
+        await run_in_threadpool(store.end_web_session, engine, request.cookies.get(SESSION_COOKIE, ""))
         response = JSONResponse({"ok": True})
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -128,7 +143,7 @@ def create_app(engine: Engine, campaign: Campaign, images: CampaignImages, *, ma
     @app.get("/api/back")
     async def back(request: Request, before: int | None = None):
         participant = await api_session(request, post=False)
-        task = await run_in_threadpool(store.previous_task, engine, participant, before)
+        task = await run_in_threadpool(store.previous_task, engine, participant, _image_id(before))
         if task is None:
             raise AnnotationRefused(404, "there is no earlier image: this is the first one you were given")
         return await run_in_threadpool(task_payload, participant, task)
@@ -137,32 +152,39 @@ def create_app(engine: Engine, campaign: Campaign, images: CampaignImages, *, ma
     async def answer(request: Request):
         participant = await api_session(request, post=True)
         body = await _json_body(request, ANSWER_FIELDS, required={"image_id", "ratings", "submission_id"})
-        await run_in_threadpool(store.submit, engine, participant, body["image_id"], body["ratings"], body["submission_id"], body.get("duration_ms"))
+        await run_in_threadpool(store.submit, engine, participant, _image_id(body["image_id"]), body["ratings"], body["submission_id"], body.get("duration_ms"))
         return await run_in_threadpool(lambda: task_payload(participant, store.next_task(engine, participant)))
 
     @app.post("/api/skip")
     async def skip(request: Request):
         participant = await api_session(request, post=True)
         body = await _json_body(request, SKIP_FIELDS, required=SKIP_FIELDS)
-        await run_in_threadpool(store.skip, engine, participant, body["image_id"], body["submission_id"])
+        await run_in_threadpool(store.skip, engine, participant, _image_id(body["image_id"]), body["submission_id"])
         return await run_in_threadpool(lambda: task_payload(participant, store.next_task(engine, participant)))
 
     @app.get("/image/{image_id}.png")
     async def image(request: Request, image_id: int):
         participant = await api_session(request, post=False)
-        index = await run_in_threadpool(store.assigned_image, engine, participant, image_id)
-        data = await run_in_threadpool(images.png, index)
+        index = await run_in_threadpool(store.assigned_image, engine, participant, _image_id(image_id))
+        try:
+            data = await run_in_threadpool(rendered, index)
+        except LabelRobustError as err:  # e.g. a folder image deleted or unreadable since the campaign began
+            logger.error("annotate: image %d (source %d) cannot be shown: %s", image_id, index, err)
+            return JSONResponse({"error": f"image {image_id} cannot be shown: it cannot be read on the server (see its log)"}, status_code=500)
         return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+    def rendered(index: int) -> bytes:
+        with render_lock:
+            return images.png(index)
 
     @app.get("/stats", response_class=HTMLResponse)
     async def stats_page(request: Request):
         from labelrobust.annotate.stats import campaign_stats_of
-        from labelrobust.annotate.stats_report import heat_colour
+        from labelrobust.annotate.stats_report import matrix_cells
 
         stats = await run_in_threadpool(campaign_stats_of, engine, campaign)
-        top = float(campaign.max_rating)
-        cells = [[(v, heat_colour(v, top)) for v in row] for row in stats.matrix]
-        return templates.TemplateResponse(request, "stats.html", {"campaign": campaign, "stats": stats, "cells": cells, "dark": top / 2})
+        cells = matrix_cells(stats.matrix, campaign.max_rating)
+        return templates.TemplateResponse(request, "stats.html", {"campaign": campaign, "stats": stats, "cells": cells})
 
     @app.get("/healthz")
     async def healthz():
@@ -171,12 +193,22 @@ def create_app(engine: Engine, campaign: Campaign, images: CampaignImages, *, ma
     return app
 
 
+def _image_id(value: object) -> object:
+    """``value`` unchanged unless it is an integer no database id can be (the store checks the rest)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -DB_INT_MAX <= value <= DB_INT_MAX:
+        text = str(value) if len(str(value)) <= 24 else f"{str(value)[:24]}…"
+        raise AnnotationRefused(404, f"image {text} is not an image of this campaign")
+    return value
+
+
 async def _json_body(request: Request, fields: set[str], required: set[str]) -> dict:
     """The request's JSON object, with only ``fields`` and every ``required`` one (400 otherwise)."""
     raw = await request.body()
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except RecursionError:
+        raise AnnotationRefused(400, "the request body is JSON nested too deeply; send one flat object") from None
+    except ValueError as err:  # JSONDecodeError, bad UTF-8, numbers of 4300+ digits
         raise AnnotationRefused(400, f"the request body is not valid JSON ({err.__class__.__name__}: {str(err)[:80]})") from None
     if not isinstance(body, dict):
         raise AnnotationRefused(400, f"the request body must be a JSON object with {', '.join(sorted(required))}")
@@ -194,10 +226,6 @@ def _add_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
 
     @app.exception_handler(AnnotationRefused)
     async def refused(request: Request, exc: AnnotationRefused):
-        if exc.status == 403 and request.url.path == "/login":
-            return RedirectResponse("/?error=stale", status_code=303)
-        if exc.status == 400 and request.url.path == "/login":
-            return RedirectResponse("/?error=name", status_code=303)
         return error(exc.status, exc.message)
 
     @app.exception_handler(BodyTooLarge)
@@ -213,9 +241,4 @@ def _add_error_handlers(app: FastAPI, max_body_bytes: int) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
-        return error(exc.status_code, f"{message}: {request.method} {request.url.path}")
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception):
-        logger.exception("annotate: %s %s failed", request.method, request.url.path)
-        return error(500, "internal error; the answer was not saved")
+        return error(exc.status_code, f"{message}: {request.method} {request.url.path[:200]}")

@@ -51,6 +51,8 @@ from labelrobust.annotate.schema import (
 from labelrobust.errors import ConfigError, DataError, LabelRobustError
 
 LEASE_SECONDS = 30 * 60  # an open assignment reserves its image for this long
+SESSION_SECONDS = 30 * 24 * 3600  # a web session (cookie) is valid this long after sign-in
+MAX_ID = 2**63 - 1  # ids are 64-bit integers in SQLite and PostgreSQL; a larger number names nothing
 BUSY_TIMEOUT_S = 30  # how long a writer waits for SQLite's lock before giving up
 MAX_NAME_LENGTH = 64
 SUBMISSION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -428,6 +430,8 @@ def _ratings(s: Session, answer_id: int) -> tuple[int, ...]:
 def previous_task(engine: Engine, participant: Participant, before_image_id: int | None = None) -> Task | None:
     """"Back": the image this participant finished (answered or skipped) before ``before_image_id``
     (or before now), with their answer filled in; None at the first one."""
+    if before_image_id is not None:
+        _check_image_id(before_image_id)
     with _transaction(engine) as s:
         query = select(AssignmentRow).where(AssignmentRow.participant_id == participant.id, AssignmentRow.state != "open")
         if before_image_id is not None:
@@ -462,10 +466,16 @@ def _check_submission_id(submission_id: object) -> str:
     return submission_id
 
 
-def _claim(s: Session, participant: Participant, image_id: object, submission_id: str, kind: str) -> AssignmentRow:
-    """Refuse a replayed submission or an image that is not this participant's; record the id."""
+def _check_image_id(image_id: object) -> None:
     if not isinstance(image_id, int) or isinstance(image_id, bool):
         raise AnnotationRefused(400, f"image_id must be an integer, got {image_id!r:.80}")
+    if not 0 < image_id <= MAX_ID:
+        raise AnnotationRefused(404, f"image {str(image_id)[:40]} is not an image of this campaign")
+
+
+def _claim(s: Session, participant: Participant, image_id: object, submission_id: str, kind: str) -> AssignmentRow:
+    """Refuse a replayed submission or an image that is not this participant's; record the id."""
+    _check_image_id(image_id)
     earlier = s.get(SubmissionRow, submission_id)
     if earlier is not None:
         raise AnnotationRefused(409, f"submission {submission_id} was already recorded ({earlier.kind} of image {earlier.image_id}); nothing changed")
@@ -484,14 +494,14 @@ def submit(engine: Engine, participant: Participant, image_id: int, ratings: Seq
     """Record an answer, or revise this participant's earlier answer of the image (kept in
     ``answer_history``). Refused requests (``AnnotationRefused``) change nothing."""
     submission_id = _check_submission_id(submission_id)
+    _check_image_id(image_id)
     if duration_ms is not None and (not isinstance(duration_ms, int) or isinstance(duration_ms, bool) or not 0 <= duration_ms <= MAX_DURATION_MS):
         raise AnnotationRefused(400, f"duration_ms must be an integer in 0..{MAX_DURATION_MS}, got {duration_ms!r:.80}")
     now = time.time()
     with _transaction(engine) as s:
         campaign = _lock_campaign(s, participant.campaign_id)
         values = check_ratings(ratings, len(json.loads(campaign.class_names)), campaign.max_rating)
-        answer = s.scalar(select(AnswerRow).where(AnswerRow.image_id == image_id, AnswerRow.participant_id == participant.id)) \
-            if isinstance(image_id, int) else None
+        answer = s.scalar(select(AnswerRow).where(AnswerRow.image_id == image_id, AnswerRow.participant_id == participant.id))
         assignment = _claim(s, participant, image_id, submission_id, "revision" if answer is not None else "answer")
         if answer is None:
             answer = AnswerRow(image_id=image_id, participant_id=participant.id, submission_id=submission_id,
@@ -552,15 +562,24 @@ def create_web_session(engine: Engine, participant: Participant) -> tuple[str, s
 
 
 def web_session(engine: Engine, token: str) -> tuple[Participant, str] | None:
-    """The participant and CSRF token of a session token; None if the token is unknown."""
+    """The participant and CSRF token of a session token; None if it is unknown, ended or
+    older than ``SESSION_SECONDS``."""
     if not isinstance(token, str) or not token or len(token) > 128:
         return None
     with _transaction(engine) as s:
         row = s.get(WebSessionRow, _token_hash(token))
-        if row is None:
+        if row is None or row.created_at < time.time() - SESSION_SECONDS:
             return None
         p = s.get(ParticipantRow, row.participant_id)
         return Participant(id=p.id, campaign_id=p.campaign_id, name=p.name), row.csrf_token
+
+
+def end_web_session(engine: Engine, token: str) -> bool:
+    """Forget a session (sign-out): its cookie no longer signs anyone in. True if it existed."""
+    if not isinstance(token, str) or not token or len(token) > 128:
+        return False
+    with _transaction(engine) as s:
+        return s.execute(sa.delete(WebSessionRow).where(WebSessionRow.token_hash == _token_hash(token))).rowcount > 0
 
 
 # -- images --------------------------------------------------------------------------------
@@ -575,6 +594,7 @@ def image_keys(engine: Engine, campaign: Campaign) -> dict[int, str]:
 def assigned_image(engine: Engine, participant: Participant, image_id: int) -> int:
     """The source index of ``image_id`` if it was ever given to this participant; 404 otherwise
     (a participant cannot page through images they were not given)."""
+    _check_image_id(image_id)
     with _transaction(engine) as s:
         row = s.execute(select(ImageRow.source_index).join(AssignmentRow, AssignmentRow.image_id == ImageRow.id).where(
             ImageRow.id == image_id, AssignmentRow.participant_id == participant.id)).first()

@@ -1,6 +1,8 @@
 """The real page in headless Chromium (Debian's /usr/bin/chromium through Playwright) against a
 real ``labelrobust annotate serve``: keyboard-only rating, reload and resume, back and revise,
-skip, the minimum-classes warning, two participants at once, export, and training on the export.
+skip, the minimum-classes warning, two participants at once, export, and training on the export;
+and, on a small campaign served in-process, the thank-you panel, back from it, and signing out.
+Any script error or console error (a Content-Security-Policy violation is one) fails a test.
 
 ``LABELROBUST_WRITE_SCREENSHOT=1`` also writes docs/annotate-screenshot.png (1280×800).
 """
@@ -14,10 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelrobust.annotate import find_campaign, open_store
+from labelrobust.annotate import find_campaign, image_keys, open_store
+from labelrobust.annotate.app import create_app
+from labelrobust.annotate.sources import CampaignImages
 from labelrobust.annotate.store import answer_table
 from labelrobust.cli.main import main
+from tests.annotate.browser import serve_in_thread
 from tests.annotate.server import start_server
+from tests.annotate.store_fixtures import cifar_campaign
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (requirements-test.txt)")
 expect = playwright_api.expect
@@ -57,6 +63,7 @@ def _page(browser, url: str, name: str):
     problems: list[str] = []
     page.on("pageerror", lambda err: problems.append(str(err)))
     page.on("dialog", lambda dialog: problems.append(f"dialog: {dialog.message}"))
+    page.on("console", lambda message: message.type == "error" and problems.append(f"console: {message.text} {message.location}"))
     page.goto(url + "/")
     page.fill("#name", name)
     page.keyboard.press("Enter")
@@ -117,7 +124,16 @@ def test_keyboard_reload_back_skip_and_warning(browser, campaign_server):
     third = _shown(page)
     page.keyboard.press("s")
     _showing(page, third, shown=False)
+    fourth = _shown(page)
     assert "1 skipped" in page.text_content("#progress")
+    page.keyboard.press("Backspace")  # back to the skipped one; S now returns without changing it
+    _showing(page, third)
+    expect(page.locator("#caption")).to_contain_text("You skipped this image")
+    expect(page.locator("#skip")).to_have_text("Return")
+    page.keyboard.press("s")
+    _showing(page, fourth)
+    expect(page.locator("#skip")).to_have_text("Skip")
+    assert "you: 2 answered, 1 skipped" in page.text_content("#progress")
     assert problems == []
     if os.environ.get("LABELROBUST_WRITE_SCREENSHOT") == "1":
         for key in ("ArrowDown", "ArrowDown", "2", "1", "ArrowDown", "ArrowDown", "1"):
@@ -130,23 +146,27 @@ def test_keyboard_reload_back_skip_and_warning(browser, campaign_server):
     got = {int(i): r.tolist() for i, r in zip(table.image[mine], table.ratings[mine])}
     assert got[first - 1] == [3, 1, 1] + [0] * 7  # image ids are source index + 1 in this campaign
     assert got[second - 1] == [3] + [0] * 9  # the revised answer
+    assert third - 1 not in got and fourth - 1 not in got  # skipped, and returned from unchanged
 
 
 def test_two_participants_at_once_lose_nothing(browser, campaign_server):
     server, db = campaign_server
-    ann, _ = _page(browser, server.url, "ann")
-    bob, _ = _page(browser, server.url, "bob")
-    seen: dict[str, list[int]] = {"ann": [], "bob": []}
+    bob_name = "<i>bob</i>"  # markup in a name is shown as text
+    ann, ann_problems = _page(browser, server.url, "ann")
+    bob, bob_problems = _page(browser, server.url, bob_name)
+    assert bob.text_content("#participant") == bob_name
+    seen: dict[str, list[int]] = {"ann": [], bob_name: []}
     for step in range(4):  # interleaved: each answers while the other has an open image
-        for name, page in (("ann", ann), ("bob", bob)):
+        for name, page in (("ann", ann), (bob_name, bob)):
             seen[name].append(_shown(page))
             for key in ("1", "2", "3"):
                 page.keyboard.press(key)
             page.keyboard.press("Enter")
             _answered(page, step)
-    assert not set(seen["ann"]) & set(seen["bob"])  # repeats=1: never the same image
+    assert not set(seen["ann"]) & set(seen[bob_name])  # repeats=1: never the same image
+    assert ann_problems == bob_problems == []
     table = _table(db)
-    for name in ("ann", "bob"):
+    for name in ("ann", bob_name):
         mine = table.image[table.annotator == table.annotator_names.index(name)]
         assert sorted(int(i) + 1 for i in mine) == sorted(seen[name])
     ann.context.close()
@@ -167,3 +187,30 @@ def test_export_and_train_on_it(browser, campaign_server, tmp_path, data_root, c
 
     report = json.loads((tmp_path / "runs" / "soft" / "dataset_report.json").read_text())
     assert report["soft_labels"]["images_labelled"] == len(labelled) and report["sizes"]["train"] == len(labelled)
+
+
+def test_thank_you_panel_back_from_it_and_sign_out(browser, tmp_path, data_root):
+    engine, campaign = cifar_campaign(tmp_path / "small.sqlite", data_root, indices="0:2", min_nonzero=0)
+    app = create_app(engine, campaign, CampaignImages.open(campaign, data_root, image_keys(engine, campaign)))
+    with serve_in_thread(app) as url:
+        page, problems = _page(browser, url, "dora")
+        for step in range(2):
+            page.keyboard.press("1")
+            page.keyboard.press("Enter")  # min_nonzero=0: no warning
+            _answered(page, step)
+        expect(page.locator("#done")).to_be_visible()
+        expect(page.locator("#work")).to_be_hidden()
+        assert "campaign: 2 / 2" in page.text_content("#progress")
+        page.keyboard.press("b")  # the last answer can still be revised from the thank-you panel
+        expect(page.locator("#work")).to_be_visible()
+        expect(page.locator("#caption")).to_contain_text("Your earlier answer")
+        assert page.is_checked('tr.scale[data-class="0"] input[value="1"]')
+        page.keyboard.press("s")  # return unchanged: the thank-you panel again
+        expect(page.locator("#done")).to_be_visible()
+        page.click("#logout")
+        page.wait_for_url(url + "/")
+        page.goto(url + "/annotate")  # signed out: the page sends the visitor to sign in
+        page.wait_for_url(url + "/")
+        assert page.is_visible("#name") and problems == []
+        page.context.close()
+    assert answer_table(engine, campaign).ratings.tolist() == [[1] + [0] * 9] * 2

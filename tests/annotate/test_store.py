@@ -22,7 +22,7 @@ from labelrobust.annotate import (
     skip,
     submit,
 )
-from labelrobust.annotate.store import answer_table, create_web_session, database_url, web_session
+from labelrobust.annotate.store import answer_table, create_web_session, database_url, end_web_session, web_session
 from labelrobust.errors import ConfigError, DataError
 from tests.annotate.store_fixtures import cifar_campaign, table_counts
 
@@ -99,6 +99,8 @@ def test_back_and_revise_keep_history(store):
         ({"ratings": "1111111111"}, 400, "list of 10"),
         ({"image_id": 10_000}, 404, "not an image of this campaign"),
         ({"image_id": "1"}, 400, "image_id must be an integer"),
+        ({"image_id": 2**64}, 404, "not an image of this campaign"),
+        ({"image_id": -3}, 404, "not an image of this campaign"),
         ({"submission_id": "short"}, 400, "submission_id must be"),
         ({"duration_ms": -1}, 400, "duration_ms"),
     ],
@@ -187,6 +189,8 @@ def test_web_sessions(store):
     token, csrf = create_web_session(engine, p)
     assert web_session(engine, token) == (p, csrf)
     assert web_session(engine, token + "x") is None and web_session(engine, "") is None
+    assert end_web_session(engine, token) and web_session(engine, token) is None  # signed out
+    assert not end_web_session(engine, token)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT token_hash FROM web_session")).scalar() != token  # only the hash is kept
 
