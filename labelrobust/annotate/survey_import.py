@@ -21,11 +21,8 @@ import torch
 from sqlalchemy.engine import Engine
 
 from labelrobust.annotate.store import Campaign, CampaignImage, CampaignSpec, add_answers, create_campaign
-from labelrobust.data.base import require_file
 from labelrobust.data.catalog import resolve_data_root
-from labelrobust.data.cifar import CIFAR10, read_cifar_batch, read_cifar_names
-from labelrobust.data.softcifar10 import SURVEY_FILE, SURVEY_SOURCE, aligned_rows, read_survey
-from labelrobust.errors import DataError
+from labelrobust.data.softcifar10 import aligned_rows, read_survey_with_images
 
 CAMPAIGN_NAME = "softcifar10-survey"
 PARTICIPANT = "survey"
@@ -43,19 +40,7 @@ class ImportSummary:
 def import_survey(engine: Engine, data_root: str | Path | None = None, *, on_mismatch: str = "drop-span",
                   campaign_name: str = CAMPAIGN_NAME, participant: str = PARTICIPANT) -> ImportSummary:
     """Import the survey as campaign ``campaign_name``; importing it twice is refused (nothing changes)."""
-    root = resolve_data_root(data_root)
-    survey_path = require_file("softcifar10", root, SURVEY_FILE, downloadable=False, source=SURVEY_SOURCE)
-    folder = Path(CIFAR10.folder)
-    batch_path = require_file("cifar10", root, folder / CIFAR10.train_files[0], downloadable=True)
-    meta_path = require_file("cifar10", root, folder / CIFAR10.meta_file, downloadable=True)
-    survey = read_survey(survey_path)
-    _, labels = read_cifar_batch(batch_path, CIFAR10.label_key, CIFAR10.num_classes)
-    names = read_cifar_names(meta_path, CIFAR10.names_key, CIFAR10.num_classes)
-    if len(labels) != len(survey):
-        raise DataError(
-            f"{survey_path} has {len(survey)} rows but {batch_path} has {len(labels)} images; "
-            "the survey must have one row per image of data_batch_1, in order"
-        )
+    survey_path, batch_path, survey, _, labels, names = read_survey_with_images(resolve_data_root(data_root))
     keep = aligned_rows(survey, labels, on_mismatch, str(survey_path), str(batch_path))
     spec = CampaignSpec(name=campaign_name, kind="dataset", dataset="cifar10", split="train", class_names=tuple(names))
     campaign = create_campaign(engine, spec, [CampaignImage(i, "", int(y)) for i, y in enumerate(labels.tolist())])

@@ -16,24 +16,10 @@ files is refused unless ``--force``) and prints its table. ``--metric`` takes ``
 from __future__ import annotations
 
 import argparse
-import math
 
 from labelrobust.cli.output import emit, format_table
-from labelrobust.cli.robust_output import NonNegativeInt, PositiveInt, add_device_flag, split_eps
+from labelrobust.cli.robust_output import NonNegativeInt, PositiveFloat, PositiveInt, add_device_flag, split_eps
 from labelrobust.errors import ConfigError
-
-
-class PositiveFloat(argparse.Action):
-    """A flag whose value must be a finite number > 0 (``--power``), refused while parsing."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        try:
-            value = float(values)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value) or value <= 0:
-            raise ConfigError(f"{option_string} must be a finite number > 0, got {values!r}")
-        setattr(namespace, self.dest, value)
 
 
 def add_parser(sub, name: str) -> None:

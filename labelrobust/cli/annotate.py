@@ -13,25 +13,11 @@
 from __future__ import annotations
 
 import argparse
-import math
 import socket
 
 from labelrobust.cli.output import emit, format_table
-from labelrobust.cli.robust_output import NonNegativeInt, PositiveInt
+from labelrobust.cli.robust_output import NonNegativeFloat, NonNegativeInt, PositiveInt
 from labelrobust.errors import ConfigError, OutputError
-
-
-class Radius(argparse.Action):
-    """``--blur``: a finite number ≥ 0, refused while parsing."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        try:
-            value = float(values)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value) or value < 0:
-            raise ConfigError(f"{option_string} must be a number ≥ 0 (a radius in pixels), got {values!r}")
-        setattr(namespace, self.dest, value)
 
 
 def add_parser(sub, name: str) -> None:
@@ -62,7 +48,7 @@ def _add_serve(actions, name):
     q.add_argument("--repeats", action=PositiveInt, help="participants who rate each image (default: 1)")
     q.add_argument("--min-nonzero", action=NonNegativeInt, help="warn below this many non-zero classes (default: 3, as the study asked)")
     q.add_argument("--max-rating", action=PositiveInt, help="the scale is 0..MAX (default: 4)")
-    q.add_argument("--blur", action=Radius, help="Gaussian blur radius in display pixels (default: 0)")
+    q.add_argument("--blur", action=NonNegativeFloat, help="Gaussian blur radius in display pixels (default: 0)")
     q.add_argument("--display-size", action=PositiveInt, help="the image's longest side on the page, pixels (default: 256)")
     q.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     q.add_argument("--port", action=NonNegativeInt, default=8000, help="port (default: 8000; 0 picks a free one)")

@@ -5,6 +5,7 @@ sanity-check verdicts and the stale results kept from other weights)."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from labelrobust.atomic import require_writable_dir
@@ -44,6 +45,31 @@ class PositiveInt(argparse.Action):
         if value < 1:
             raise ConfigError(f"{option_string} must be a positive integer, got {values!r}")
         setattr(namespace, self.dest, value)
+
+
+class _FiniteFloat(argparse.Action):
+    """A finite number above (``strict``) or at least ``low``, refused while parsing."""
+
+    low, strict, wanted = 0.0, True, "a finite number > 0"
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        try:
+            value = float(values)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < self.low or (self.strict and value == self.low):
+            raise ConfigError(f"{option_string} must be {self.wanted}, got {values!r}")
+        setattr(namespace, self.dest, value)
+
+
+class PositiveFloat(_FiniteFloat):
+    """A flag whose value must be a finite number > 0 (``--power``)."""
+
+
+class NonNegativeFloat(_FiniteFloat):
+    """A flag whose value must be a finite number ≥ 0 (``--blur``, a radius)."""
+
+    strict, wanted = False, "a finite number ≥ 0"
 
 
 def add_device_flag(p: argparse.ArgumentParser) -> None:

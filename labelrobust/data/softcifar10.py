@@ -160,6 +160,24 @@ def aligned_rows(survey: Survey, cifar_labels: Tensor, on_mismatch: str, survey_
     return keep
 
 
+def read_survey_with_images(root: Path):
+    """(survey path, batch path, survey, images, CIFAR-10 labels, class names) of ``root``: the
+    survey and ``data_batch_1``, checked to have one row per image."""
+    survey_path = require_file("softcifar10", root, SURVEY_FILE, downloadable=False, source=SURVEY_SOURCE)
+    folder = Path(CIFAR10.folder)
+    batch_path = require_file("softcifar10", root, folder / CIFAR10.train_files[0], downloadable=True)
+    meta_path = require_file("softcifar10", root, folder / CIFAR10.meta_file, downloadable=True)
+    survey = read_survey(survey_path)
+    images, cifar_labels = read_cifar_batch(batch_path, CIFAR10.label_key, CIFAR10.num_classes)
+    class_names = read_cifar_names(meta_path, CIFAR10.names_key, CIFAR10.num_classes)
+    if len(survey) != len(cifar_labels):
+        raise DataError(
+            f"{survey_path} has {len(survey)} rows but {batch_path} has {len(cifar_labels)} "
+            "images; the survey must have one row per image of data_batch_1, in order"
+        )
+    return survey_path, batch_path, survey, images, cifar_labels, class_names
+
+
 @DATASETS.register("softcifar10", "the soft CIFAR-10 survey over CIFAR-10 batch 1 (7,000/2,000/1,000)")
 def load_softcifar10(root: Path, download: bool, on_mismatch: str = "drop-span") -> Dataset:
     """Soft CIFAR-10 with the study's 7,000/2,000/1,000 split (after dropping rows).
@@ -172,19 +190,7 @@ def load_softcifar10(root: Path, download: bool, on_mismatch: str = "drop-span")
     _check_on_mismatch(on_mismatch)
     if download:
         download_cifar(root, CIFAR10)
-    survey_path = require_file("softcifar10", root, SURVEY_FILE, downloadable=False, source=SURVEY_SOURCE)
-    folder = Path(CIFAR10.folder)
-    batch_path = require_file("softcifar10", root, folder / CIFAR10.train_files[0], downloadable=True)
-    meta_path = require_file("softcifar10", root, folder / CIFAR10.meta_file, downloadable=True)
-
-    survey = read_survey(survey_path)
-    images, cifar_labels = read_cifar_batch(batch_path, CIFAR10.label_key, CIFAR10.num_classes)
-    class_names = read_cifar_names(meta_path, CIFAR10.names_key, CIFAR10.num_classes)
-    if len(survey) != len(cifar_labels):
-        raise DataError(
-            f"{survey_path} has {len(survey)} rows but {batch_path} has {len(cifar_labels)} "
-            "images; the survey must have one row per image of data_batch_1, in order"
-        )
+    survey_path, batch_path, survey, images, cifar_labels, class_names = read_survey_with_images(root)
 
     totals = survey.ratings.sum(dim=1)
     unrated = torch.nonzero(totals == 0).flatten()

@@ -12,16 +12,16 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from labelrobust.annotate import create_campaign, join, next_task, open_store, submit
+from labelrobust.annotate import create_campaign, join, open_store, submit
 from labelrobust.annotate.campaigns import prepare_campaign
 from labelrobust.annotate.export import export_soft_labels
 from labelrobust.annotate.store import AnnotationRefused, answer_table
+from tests.annotate.store_fixtures import answer_all_concurrently
 
 K = 10
 
@@ -80,20 +80,7 @@ def test_store_on_postgresql(postgres_url, data_root, tmp_path):
     assert engine.dialect.name == "postgresql"
     spec, images = prepare_campaign("pg", dataset="cifar10", split="train", indices="0:24", data_root=data_root)
     campaign = create_campaign(engine, spec, images)
-    got: dict[str, list[int]] = {}
-
-    def work(name: str) -> None:
-        p = join(engine, campaign, name)
-        got[name] = []
-        while (t := next_task(engine, p)) is not None:
-            submit(engine, p, t.image_id, [1] * K, f"{name}-sub-{t.image_id:05d}")
-            got[name].append(t.image_id)
-
-    threads = [threading.Thread(target=work, args=(f"p{i}",)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    got = answer_all_concurrently(engine, campaign, [f"p{i}" for i in range(3)])
     answered = [i for ids in got.values() for i in ids]
     assert len(answered) == 24 and len(set(answered)) == 24  # locked FOR UPDATE: no image twice
     p0 = join(engine, campaign, "p0")

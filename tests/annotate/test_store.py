@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 
@@ -24,7 +22,7 @@ from labelrobust.annotate import (
 )
 from labelrobust.annotate.store import answer_table, create_web_session, database_url, end_web_session, web_session
 from labelrobust.errors import ConfigError, DataError
-from tests.annotate.store_fixtures import cifar_campaign, table_counts
+from tests.annotate.store_fixtures import answer_all_concurrently, cifar_campaign, table_counts
 
 K = 10
 
@@ -164,20 +162,7 @@ def test_repeats_give_each_image_to_that_many_participants(tmp_path, data_root):
 def test_concurrent_participants_lose_nothing(tmp_path, data_root):
     """Four threads answer at once on one SQLite file: every answer lands, no image twice."""
     engine, campaign = cifar_campaign(tmp_path / "c.sqlite", data_root, indices="0:40")
-    got: dict[str, list[int]] = {}
-
-    def work(name: str) -> None:
-        p = join(engine, campaign, name)
-        got[name] = []
-        while (t := next_task(engine, p)) is not None:
-            submit(engine, p, t.image_id, [2] * K, f"{name}-sub-{t.image_id:05d}")
-            got[name].append(t.image_id)
-
-    threads = [threading.Thread(target=work, args=(f"p{i}",)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    got = answer_all_concurrently(engine, campaign, [f"p{i}" for i in range(4)])
     answered = [i for ids in got.values() for i in ids]
     assert sorted(answered) == sorted(set(answered)) and len(answered) == 40
     assert len(answer_table(engine, campaign)) == 40

@@ -55,7 +55,7 @@ def test_stats_prints_the_survey_matrix(survey_db, tmp_path, capsys):
         (["annotate", "serve", "--db", "{tmp}/s.sqlite", "--dataset", "cifar10", "--folder", "{tmp}", "--port", "0"], "exactly one"),
         (["annotate", "serve", "--db", "{tmp}/s.sqlite", "--port", "0"], "holds 0 campaigns"),
         (["annotate", "serve", "--db", "{tmp}/s.sqlite", "--port", "70000"], "--port must be in 0..65535"),
-        (["annotate", "serve", "--db", "{tmp}/s.sqlite", "--blur", "-1"], "--blur must be a number"),
+        (["annotate", "serve", "--db", "{tmp}/s.sqlite", "--blur", "-1"], "--blur must be a finite number ≥ 0"),
         (["annotate", "serve", "--db", "{tmp}/s.sqlite", "--repeats", "0"], "--repeats must be a positive integer"),
         (["annotate", "stats", "--db", "{db}", "--force"], "--force is for --out"),
     ],
