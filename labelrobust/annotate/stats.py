@@ -310,7 +310,8 @@ class CampaignStats:
     images: int
     images_rated_twice: int  # answered by two or more annotators
     all_zero_answers: int
-    below_three_nonzero: int  # answers with fewer than 3 non-zero classes, all-zero ones included
+    min_nonzero: int  # the campaign's minimum of non-zero classes (the study asked for 3)
+    below_min_nonzero: int  # answers with fewer than min_nonzero non-zero classes, all-zero ones included
     matrix: np.ndarray  # K×K rating matrix, NaN rows for classes without answers (or true labels)
     mean_ratings: np.ndarray  # K, over all answers
     per_annotator: list[tuple[str, int]]
@@ -347,17 +348,22 @@ def _campaign_arrays(ratings, image, annotator, true_label, time, class_names, a
 
 
 def campaign_stats(ratings, image, annotator, true_label, time, class_names, annotator_names, *,
-                   max_rating: int = MAX_RATING, campaign: str = "") -> CampaignStats:
-    """All statistics of one campaign's answers (the arrays of the module doc)."""
+                   max_rating: int = MAX_RATING, campaign: str = "", min_nonzero: int | None = None) -> CampaignStats:
+    """All statistics of one campaign's answers (the arrays of the module doc); ``min_nonzero``
+    defaults to the study's 3, or the number of classes if that is smaller."""
     top, values, names, people_names, images, seconds, people, labels = _campaign_arrays(
         ratings, image, annotator, true_label, time, class_names, annotator_names, max_rating)
+    min_nonzero = min(MIN_NONZERO, len(names)) if min_nonzero is None else min_nonzero
+    if not isinstance(min_nonzero, int) or isinstance(min_nonzero, bool) or not 0 <= min_nonzero <= len(names):
+        raise ConfigError(f"campaign_stats: min_nonzero must be an integer in 0..{len(names)} (the number of classes), got {min_nonzero!r}")
     jsd, pairs = pairwise_jensen_shannon(values, images, people)
     alpha, units = krippendorff_alpha(values, images, people, "ordinal", max_rating=top)
     nonzero = (values > 0).sum(axis=1)
     return CampaignStats(
         campaign=campaign, class_names=names, max_rating=top, answers=len(values),
         images=len(np.unique(images)), images_rated_twice=len(_answers_by_image(images, people, np.arange(len(values)))),
-        all_zero_answers=int((nonzero == 0).sum()), below_three_nonzero=int((nonzero < MIN_NONZERO).sum()),
+        all_zero_answers=int((nonzero == 0).sum()), min_nonzero=int(min_nonzero),
+        below_min_nonzero=int((nonzero < min_nonzero).sum()),
         matrix=rating_matrix(values, labels, len(names)), mean_ratings=mean_ratings_per_class(values),
         per_annotator=answers_per_annotator(people, people_names), per_hour=answers_per_hour(seconds),
         median_seconds=median_seconds_between_answers(people, seconds),
@@ -371,4 +377,4 @@ def campaign_stats_of(engine: Engine, campaign: Campaign) -> CampaignStats:
 
     t = answer_table(engine, campaign)
     return campaign_stats(t.ratings, t.image, t.annotator, t.true_label, t.time, campaign.class_names, t.annotator_names,
-                          max_rating=campaign.max_rating, campaign=campaign.name)
+                          max_rating=campaign.max_rating, campaign=campaign.name, min_nonzero=campaign.min_nonzero)

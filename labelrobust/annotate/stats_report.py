@@ -91,7 +91,7 @@ def stats_markdown(stats: CampaignStats) -> str:
     parts = [
         f"# Campaign {stats.campaign}\n" if stats.campaign else "# Campaign statistics\n",
         f"{stats.answers} answers of {stats.images} images ({stats.images_rated_twice} answered by two or more participants); "
-        f"{stats.all_zero_answers} answers all zero, {stats.below_three_nonzero} with fewer than 3 non-zero classes.\n",
+        f"{stats.all_zero_answers} answers all zero, {stats.below_min_nonzero} with fewer than {stats.min_nonzero} non-zero classes.\n",
         f"## Mean rating (0–{stats.max_rating}) per true class (row: true class, column: rated class)\n",
         markdown_table(matrix_rows(stats)) if np.isfinite(stats.matrix).any() else "No answers of images with a known true class.\n",
         "## Mean rating per class, all answers\n",

@@ -96,7 +96,7 @@ def test_campaign_stats_of_the_survey(survey, aligned):
     stats = campaign_stats(ratings, np.flatnonzero(keep), np.zeros(m, np.int64), cifar_labels[keep], time,
                            [f"c{k}" for k in range(K)], ["survey"], campaign="softcifar10-survey")
     assert (stats.answers, stats.images, stats.images_rated_twice) == (9903, 9903, 0)
-    assert (stats.all_zero_answers, stats.below_three_nonzero) == (87, 87 + 539 + 2502)
+    assert (stats.all_zero_answers, stats.below_min_nonzero) == (87, 87 + 539 + 2502)
     assert stats.per_annotator == [("survey", 9903)]
     assert stats.per_hour[0] == ("2023-11-14T22:00+00:00", 200) and sum(c for _, c in stats.per_hour) == 9903
     assert stats.median_seconds == 18.0 and stats.answers_per_hour_at_median_pace == 200.0
@@ -284,7 +284,7 @@ def test_alpha_refuses_two_answers_of_one_annotator():
 def test_campaign_stats_by_hand():
     ratings = np.array([[4, 0, 0], [3, 1, 0], [0, 0, 0], [1, 2, 3], [1, 2, 3]], dtype=np.int16)
     stats = campaign_stats(ratings, [0, 0, 1, 2, 2], [0, 1, 0, 0, 1], [0, 0, -1, 2, 2], [0.0, 10, 20, 30, 35], ["a", "b", "c"], ("x", "y", "z"))
-    assert (stats.answers, stats.images, stats.images_rated_twice, stats.all_zero_answers, stats.below_three_nonzero) == (5, 3, 2, 1, 3)
+    assert (stats.answers, stats.images, stats.images_rated_twice, stats.all_zero_answers, stats.below_min_nonzero) == (5, 3, 2, 1, 3)
     assert stats.per_annotator == [("x", 3), ("y", 2), ("z", 0)]
     assert stats.per_hour == [("1970-01-01T00:00+00:00", 5)]
     assert stats.median_seconds == 20.0  # x at 0, 20, 30 s (gaps 20, 10); y at 10, 35 (25)
@@ -293,6 +293,11 @@ def test_campaign_stats_by_hand():
     assert stats.alpha_units == 6 and -1 <= stats.alpha <= 1
     np.testing.assert_array_equal(stats.matrix[0], [3.5, 0.5, 0])
     assert np.isnan(stats.matrix[1]).all()
+    # the campaign's own minimum: with 2, only [4,0,0] and [0,0,0] fall short
+    two = campaign_stats(ratings, [0, 0, 1, 2, 2], [0, 1, 0, 0, 1], [0, 0, -1, 2, 2], [0.0, 10, 20, 30, 35], ["a", "b", "c"], ("x", "y", "z"), min_nonzero=2)
+    assert (two.min_nonzero, two.below_min_nonzero) == (2, 2)
+    with pytest.raises(ConfigError, match="min_nonzero must be an integer in 0..3"):
+        campaign_stats(ratings, [0, 0, 1, 2, 2], [0, 1, 0, 0, 1], [0, 0, -1, 2, 2], [0.0, 10, 20, 30, 35], ["a", "b", "c"], ("x", "y", "z"), min_nonzero=4)
 
 
 # -- refusals ---------------------------------------------------------------------------------------
