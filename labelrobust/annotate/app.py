@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from pathlib import Path
 
 import jinja2
@@ -54,7 +53,6 @@ logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 ANSWER_FIELDS = {"image_id", "ratings", "submission_id", "duration_ms"}
 SKIP_FIELDS = {"image_id", "submission_id"}
-DB_INT_MAX = 2**63 - 1  # ids are 64-bit in SQLite and PostgreSQL; a larger number names no image
 
 
 def create_app(engine: Engine, campaign: Campaign, images: CampaignImages, *, max_body_bytes: int = 16384) -> FastAPI:
@@ -67,7 +65,6 @@ def create_app(engine: Engine, campaign: Campaign, images: CampaignImages, *, ma
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(SecurityHeaders)  # added last = outermost: its headers reach every response
     _add_error_handlers(app, max_body_bytes)
-    render_lock = threading.Lock()  # CampaignImages' render cache is a plain OrderedDict
 
     def login_page_response(request: Request, status: int = 200, error: str | None = None):
         token = request.cookies.get(LOGIN_COOKIE) or new_token()
@@ -143,7 +140,7 @@ def create_app(engine: Engine, campaign: Campaign, images: CampaignImages, *, ma
     @app.get("/api/back")
     async def back(request: Request, before: int | None = None):
         participant = await api_session(request, post=False)
-        task = await run_in_threadpool(store.previous_task, engine, participant, _image_id(before))
+        task = await run_in_threadpool(store.previous_task, engine, participant, before)
         if task is None:
             raise AnnotationRefused(404, "there is no earlier image: this is the first one you were given")
         return await run_in_threadpool(task_payload, participant, task)
@@ -152,30 +149,26 @@ def create_app(engine: Engine, campaign: Campaign, images: CampaignImages, *, ma
     async def answer(request: Request):
         participant = await api_session(request, post=True)
         body = await _json_body(request, ANSWER_FIELDS, required={"image_id", "ratings", "submission_id"})
-        await run_in_threadpool(store.submit, engine, participant, _image_id(body["image_id"]), body["ratings"], body["submission_id"], body.get("duration_ms"))
+        await run_in_threadpool(store.submit, engine, participant, body["image_id"], body["ratings"], body["submission_id"], body.get("duration_ms"))
         return await run_in_threadpool(lambda: task_payload(participant, store.next_task(engine, participant)))
 
     @app.post("/api/skip")
     async def skip(request: Request):
         participant = await api_session(request, post=True)
         body = await _json_body(request, SKIP_FIELDS, required=SKIP_FIELDS)
-        await run_in_threadpool(store.skip, engine, participant, _image_id(body["image_id"]), body["submission_id"])
+        await run_in_threadpool(store.skip, engine, participant, body["image_id"], body["submission_id"])
         return await run_in_threadpool(lambda: task_payload(participant, store.next_task(engine, participant)))
 
     @app.get("/image/{image_id}.png")
     async def image(request: Request, image_id: int):
         participant = await api_session(request, post=False)
-        index = await run_in_threadpool(store.assigned_image, engine, participant, _image_id(image_id))
+        index = await run_in_threadpool(store.assigned_image, engine, participant, image_id)
         try:
-            data = await run_in_threadpool(rendered, index)
+            data = await run_in_threadpool(images.png, index)
         except LabelRobustError as err:  # e.g. a folder image deleted or unreadable since the campaign began
             logger.error("annotate: image %d (source %d) cannot be shown: %s", image_id, index, err)
             return JSONResponse({"error": f"image {image_id} cannot be shown: it cannot be read on the server (see its log)"}, status_code=500)
         return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
-
-    def rendered(index: int) -> bytes:
-        with render_lock:
-            return images.png(index)
 
     @app.get("/stats", response_class=HTMLResponse)
     async def stats_page(request: Request):
@@ -191,14 +184,6 @@ def create_app(engine: Engine, campaign: Campaign, images: CampaignImages, *, ma
         return {"ok": True, "campaign": campaign.name}
 
     return app
-
-
-def _image_id(value: object) -> object:
-    """``value`` unchanged unless it is an integer no database id can be (the store checks the rest)."""
-    if isinstance(value, int) and not isinstance(value, bool) and not -DB_INT_MAX <= value <= DB_INT_MAX:
-        text = str(value) if len(str(value)) <= 24 else f"{str(value)[:24]}…"
-        raise AnnotationRefused(404, f"image {text} is not an image of this campaign")
-    return value
 
 
 async def _json_body(request: Request, fields: set[str], required: set[str]) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from labelrobust.annotate.sources import dataset_campaign_images, folder_campaign_images
 from labelrobust.annotate.store import CampaignImage, CampaignSpec
-from labelrobust.data import load_dataset
+from labelrobust.data import Dataset, load_dataset
 from labelrobust.errors import ConfigError
 
 DEFAULTS = {"repeats": 1, "min_nonzero": 3, "max_rating": 4, "blur": 0.0, "display_size": 256}
@@ -30,6 +30,7 @@ def prepare_campaign(
     folder: str | Path | None = None,
     classes: str | list[str] | None = None,
     data_root: str | Path | None = None,
+    loaded: Dataset | None = None,
     **settings,
 ) -> tuple[CampaignSpec, list[CampaignImage]]:
     """The spec and images of a campaign over ``dataset``'s ``split`` (``indices``: ranges such
@@ -37,7 +38,8 @@ def prepare_campaign(
     a comma-separated string, a list or a text file of one name per line; for a folder of
     class subfolders they default to the subfolders' names). ``settings``: ``repeats``,
     ``min_nonzero``, ``max_rating``, ``blur``, ``display_size`` (defaults in ``DEFAULTS``;
-    ``min_nonzero`` is at most the number of classes)."""
+    ``min_nonzero`` is at most the number of classes). ``loaded``: ``dataset`` already loaded, so
+    a caller that goes on to show its images (``annotate serve``) reads it once."""
     unknown = sorted(set(settings) - set(DEFAULTS))
     if unknown:
         raise ConfigError(f"unknown campaign setting {', '.join(unknown)}; the settings are {', '.join(DEFAULTS)}")
@@ -48,7 +50,9 @@ def prepare_campaign(
     if dataset is not None:
         if classes is not None:
             raise ConfigError("--classes is for --folder campaigns; a dataset campaign uses the dataset's class names")
-        data = load_dataset(dataset, root=data_root)
+        if loaded is not None and loaded.name != dataset:
+            raise ConfigError(f"prepare_campaign: the loaded dataset is {loaded.name!r}, not {dataset!r}")
+        data = loaded if loaded is not None else load_dataset(dataset, root=data_root)
         images = dataset_campaign_images(data, split, indices)
         values = _fit_min_nonzero(values, settings, len(data.class_names))
         spec = CampaignSpec(name=name, kind="dataset", dataset=dataset, split=split, class_names=tuple(data.class_names), **values)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,17 +66,13 @@ def dataset_campaign_images(dataset: Dataset, split: str, indices: str | None) -
 
 
 def folder_campaign_images(folder: Path, class_names: tuple[str, ...]) -> list[CampaignImage]:
-    """Every image of ``folder`` (``list_folder_images`` order). In a folder of class subfolders
-    an image's true class is its subfolder's name; in a flat folder it is unknown."""
-    from labelrobust.data.image_folder import list_folder_images
+    """Every image of ``folder`` (``list_folder_images`` order), with the true class the
+    ``image-folder`` dataset gives it (``folder_labels``: its class subfolder; unknown in a flat folder)."""
+    from labelrobust.data.image_folder import folder_labels, list_folder_images
 
     files = list_folder_images(folder)
-    out = []
-    for i, rel in enumerate(files):
-        top = rel.split("/")[0] if "/" in rel else None
-        label = class_names.index(top) if top in class_names else None
-        out.append(CampaignImage(i, rel, label))
-    return out
+    labels = folder_labels(folder, files, list(class_names))
+    return [CampaignImage(i, rel, None if y < 0 else int(y)) for i, (rel, y) in enumerate(zip(files, labels.tolist()))]
 
 
 def to_pil(array: np.ndarray) -> Image.Image:
@@ -111,32 +108,37 @@ class CampaignImages:
 
     def __post_init__(self) -> None:
         self._cache: OrderedDict[int, bytes] = OrderedDict()
+        self._lock = threading.Lock()  # the web app renders from several threads
         self._rows: dict[int, int] = {}
         if self.dataset_images is not None:
             self._rows = {int(s): i for i, s in enumerate(self.dataset_images.source_index.tolist())}
 
     @classmethod
-    def open(cls, campaign: Campaign, data_root: str | Path | None = None, keys: dict[int, str] | None = None) -> CampaignImages:
-        """Load the campaign's source: its dataset split, or its folder (``keys``: source index → relative path)."""
+    def open(cls, campaign: Campaign, data_root: str | Path | None = None, keys: dict[int, str] | None = None,
+             loaded: Dataset | None = None) -> CampaignImages:
+        """Load the campaign's source: its dataset split (``loaded``: that dataset, when the
+        caller has it already), or its folder (``keys``: source index → relative path)."""
         if campaign.kind == "folder":
             folder = Path(campaign.folder)
             if not folder.is_dir():
                 raise DataError(f"campaign {campaign.name!r} shows the images of {folder}, which is not a folder any more")
             return cls(campaign, folder=folder, keys=keys or {})
-        dataset = load_dataset(campaign.dataset, root=data_root)
+        same = loaded is not None and loaded.name == campaign.dataset
+        dataset = loaded if same else load_dataset(campaign.dataset, root=data_root)
         if tuple(dataset.class_names) != tuple(campaign.class_names):
             raise DataError(f"dataset {campaign.dataset} now has classes {list(dataset.class_names)}, but campaign {campaign.name!r} was made with {list(campaign.class_names)}")
         return cls(campaign, dataset_images=dataset_split(dataset, campaign.split))
 
     def png(self, source_index: int) -> bytes:
-        if source_index in self._cache:
-            self._cache.move_to_end(source_index)
-            return self._cache[source_index]
-        data = render_png(self._picture(source_index), self.campaign.display_size, self.campaign.blur)
-        self._cache[source_index] = data
-        if len(self._cache) > RENDER_CACHE:
-            self._cache.popitem(last=False)
-        return data
+        with self._lock:
+            if source_index in self._cache:
+                self._cache.move_to_end(source_index)
+                return self._cache[source_index]
+            data = render_png(self._picture(source_index), self.campaign.display_size, self.campaign.blur)
+            self._cache[source_index] = data
+            if len(self._cache) > RENDER_CACHE:
+                self._cache.popitem(last=False)
+            return data
 
     def _picture(self, source_index: int) -> Image.Image:
         if self.dataset_images is not None:

@@ -632,8 +632,8 @@ class AnswerTable:
 def answer_table(engine: Engine, campaign: Campaign) -> AnswerTable:
     k = len(campaign.class_names)
     with _transaction(engine) as s:
-        names = tuple(s.scalars(select(ParticipantRow.name).where(ParticipantRow.campaign_id == campaign.id).order_by(ParticipantRow.id)))
-        ids = dict(s.execute(select(ParticipantRow.id, ParticipantRow.name).where(ParticipantRow.campaign_id == campaign.id)).all())
+        people = s.execute(select(ParticipantRow.id, ParticipantRow.name).where(ParticipantRow.campaign_id == campaign.id)
+                           .order_by(ParticipantRow.id)).all()
         rows = s.execute(
             select(AnswerRow.id, ImageRow.source_index, ImageRow.source_key, ImageRow.true_label, AnswerRow.participant_id,
                    AnswerRow.created_at, AnswerRow.duration_ms, AnswerRow.revision)
@@ -649,13 +649,14 @@ def answer_table(engine: Engine, campaign: Campaign) -> AnswerTable:
         ratings[position[answer_id], class_index] = value
     if (ratings < 0).any():  # an answer is written with all its ratings in one transaction
         raise DataError(f"campaign {campaign.name!r}: some answers lack ratings of some classes; the store is inconsistent")
-    index_of = {name: i for i, name in enumerate(names)}
+    names = tuple(name for _, name in people)
+    row_of = {pid: i for i, (pid, _) in enumerate(people)}
     return AnswerTable(
         ratings=ratings,
         image=np.array([r[1] for r in rows], dtype=np.int64),
         key=np.array([r[2] for r in rows], dtype=str),
         true_label=np.array([-1 if r[3] is None else r[3] for r in rows], dtype=np.int64),
-        annotator=np.array([index_of[ids[r[4]]] for r in rows], dtype=np.int64),
+        annotator=np.array([row_of[r[4]] for r in rows], dtype=np.int64),
         annotator_names=names,
         time=np.array([r[5] for r in rows], dtype=np.float64),
         duration_ms=np.array([-1 if r[6] is None else r[6] for r in rows], dtype=np.int64),

@@ -65,19 +65,23 @@ def _serve(args) -> int:
     from labelrobust.annotate.app import create_app
     from labelrobust.annotate.campaigns import prepare_campaign
     from labelrobust.annotate.sources import CampaignImages
+    from labelrobust.data import load_dataset
 
     sock = _listen(args.host, args.port)  # before any work: a port in use fails at once
     engine = open_store(args.db)
+    loaded = None  # the dataset, read once for the campaign's images and for showing them
     if any(getattr(args, f) is not None for f in SOURCE_FLAGS):
+        if args.dataset is not None and args.folder is None:
+            loaded = load_dataset(args.dataset, root=args.data_root)
         spec, images = prepare_campaign(
             args.campaign, dataset=args.dataset, split=args.split or "train", indices=args.indices, folder=args.folder,
-            classes=args.classes, data_root=args.data_root, repeats=args.repeats, min_nonzero=args.min_nonzero,
+            classes=args.classes, data_root=args.data_root, loaded=loaded, repeats=args.repeats, min_nonzero=args.min_nonzero,
             max_rating=args.max_rating, blur=args.blur, display_size=args.display_size,
         )
         campaign = create_campaign(engine, spec, images)
     else:
         campaign = find_campaign(engine, args.campaign)
-    images = CampaignImages.open(campaign, args.data_root, image_keys(engine, campaign))
+    images = CampaignImages.open(campaign, args.data_root, image_keys(engine, campaign), loaded=loaded)
     app = create_app(engine, campaign, images)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host

@@ -144,7 +144,7 @@ def load_image_folder(root: Path, download: bool, path: str | None = None, class
     names = folder_class_names(folder, classes)
     if not layered and soft_labels is None:
         raise ConfigError(f"image folder {folder} is flat (images outside class subfolders): its images need soft labels, --data-option soft_labels=FILE (labelrobust annotate export)")
-    labels = _subfolder_labels(folder, files, names) if layered else np.full(len(files), -1, dtype=np.int64)
+    labels = folder_labels(folder, files, names)
     keep, soft, soft_report = np.arange(len(files)), None, None
     if soft_labels is not None:
         source = soft_label_path(soft_labels, "image-folder option soft_labels")
@@ -160,6 +160,15 @@ def load_image_folder(root: Path, download: bool, path: str | None = None, class
         report["soft_labels"] = soft_report
     mean, std = _channel_stats(train.images)
     return Dataset(name=FOLDER_DATASET, class_names=tuple(names), train=train, test=test, mean=mean, std=std, report=report)
+
+
+def folder_labels(folder: Path, files: list[str], names: list[str]) -> np.ndarray:
+    """Each image's true class: its class subfolder's index in ``names`` when every image lies in
+    a class subfolder; −1 (unknown) for every image of a flat folder. The dataset and an
+    annotation campaign over the folder read the same labels."""
+    if all("/" in f for f in files):
+        return _subfolder_labels(folder, files, names)
+    return np.full(len(files), -1, dtype=np.int64)
 
 
 def _subfolder_labels(folder: Path, files: list[str], names: list[str]) -> np.ndarray:

@@ -85,3 +85,20 @@ def test_prepare_campaign_errors(data_root):
         prepare_campaign(dataset="cifar10", data_root=data_root, speed=3)
     with pytest.raises(ConfigError, match="repeats must be an integer"):
         prepare_campaign(dataset="cifar10", indices="0:2", data_root=data_root, repeats=0)
+
+
+def test_folder_campaign_labels_are_the_datasets(tmp_path, data_root):
+    from tests.data.test_image_folder import class_folder
+
+    root = class_folder(tmp_path, data_root, count=8)
+    spec, images = prepare_campaign(folder=root)
+    data = load_dataset("image-folder", options={"path": str(root), "test_fraction": 0.0})
+    assert spec.class_names == data.class_names
+    by_index = dict(zip(data.train.source_index.tolist(), data.train.labels.tolist()))
+    assert len(images) == 8 and [im.true_label for im in images] == [by_index[im.source_index] for im in images]
+    assert all(im.true_label is not None for im in images)
+    first = next(root.rglob("*.png"))
+    (root / "strays").mkdir()  # a subfolder that is no class: refused as the dataset refuses it
+    (root / "strays" / "x.png").write_bytes(first.read_bytes())
+    with pytest.raises(DataError, match="not among the classes"):
+        prepare_campaign(folder=root, classes=",".join(spec.class_names))
