@@ -363,12 +363,17 @@ def join(engine: Engine, campaign: Campaign, name: str) -> Participant:
     """The participant called ``name`` in ``campaign``: created on first use, the same one after."""
     name = check_participant_name(name)
     with _transaction(engine) as s:
-        row = s.scalar(select(ParticipantRow).where(ParticipantRow.campaign_id == campaign.id, ParticipantRow.name == name))
-        if row is None:
-            row = ParticipantRow(campaign_id=campaign.id, name=name, created_at=time.time())
-            s.add(row)
-            s.flush()
-        return Participant(id=row.id, campaign_id=campaign.id, name=row.name)
+        return _participant(s, campaign.id, name)
+
+
+def _participant(s: Session, campaign_id: int, name: str) -> Participant:
+    """The participant ``name`` (already checked) of the campaign, created in ``s`` if new."""
+    row = s.scalar(select(ParticipantRow).where(ParticipantRow.campaign_id == campaign_id, ParticipantRow.name == name))
+    if row is None:
+        row = ParticipantRow(campaign_id=campaign_id, name=name, created_at=time.time())
+        s.add(row)
+        s.flush()
+    return Participant(id=row.id, campaign_id=campaign_id, name=row.name)
 
 
 # -- tasks ---------------------------------------------------------------------------------
@@ -672,13 +677,15 @@ def add_answers(engine: Engine, campaign: Campaign, participant_name: str, answe
     ``{submission_prefix}-{source index}``, so importing the same answers twice is refused
     (409) and changes nothing. Returns the number of answers added.
     """
-    participant = join(engine, campaign, participant_name)
+    name = check_participant_name(participant_name)
     now = time.time() if at is None else at
-    with _transaction(engine) as s:
+    with _transaction(engine) as s:  # the participant too: a refused import leaves no trace
         _lock_campaign(s, campaign.id)
+        participant = _participant(s, campaign.id, name)
         image_ids = dict(s.execute(select(ImageRow.source_index, ImageRow.id).where(ImageRow.campaign_id == campaign.id)).all())
         sids = [_check_submission_id(f"{submission_prefix}-{i}") for i, _ in answers]
-        if s.scalar(select(func.count()).select_from(SubmissionRow).where(SubmissionRow.submission_id.in_(sids[:1] + sids[-1:]))):
+        # any earlier answer of this prefix, not only the first and last id: one prefix, one import
+        if s.scalar(select(func.count()).select_from(SubmissionRow).where(SubmissionRow.submission_id.startswith(f"{submission_prefix}-", autoescape=True))):
             raise AnnotationRefused(409, f"answers with submission ids {submission_prefix}-* are already in the store; nothing changed")
         shown = set(s.scalars(select(AssignmentRow.image_id).where(AssignmentRow.participant_id == participant.id)))
         rows, values = [], []

@@ -20,7 +20,7 @@ from labelrobust.annotate import (
     skip,
     submit,
 )
-from labelrobust.annotate.store import answer_table, create_web_session, database_url, end_web_session, web_session
+from labelrobust.annotate.store import add_answers, answer_table, create_web_session, database_url, end_web_session, web_session
 from labelrobust.errors import ConfigError, DataError
 from tests.annotate.store_fixtures import answer_all_concurrently, cifar_campaign, table_counts
 
@@ -210,3 +210,15 @@ def test_refuses_files_that_are_not_its_store(tmp_path):
         conn.exec_driver_sql("CREATE TABLE users (id INTEGER)")
     with pytest.raises(DataError, match="not a labelrobust annotation database"):
         open_store(other)
+
+
+def test_add_answers_refuses_any_overlap_with_an_earlier_import(store):
+    engine, campaign = store
+    add_answers(engine, campaign, "importer", [(2, [1] * K), (3, [2] * K)], submission_prefix="batch_one")
+    before = table_counts(engine)
+    # first and last are new, the middle one was imported before: refused whole
+    with pytest.raises(AnnotationRefused, match="batch_one-\\* are already in the store") as refused:
+        add_answers(engine, campaign, "other", [(0, [1] * K), (3, [1] * K), (5, [1] * K)], submission_prefix="batch_one")
+    assert refused.value.status == 409 and table_counts(engine) == before
+    # "_" is no wildcard: a prefix that only looks alike is a different import
+    assert add_answers(engine, campaign, "other", [(0, [1] * K)], submission_prefix="batchXone") == 1
