@@ -11,6 +11,7 @@ from pathlib import Path
 from labelrobust.annotate.sources import dataset_campaign_images, folder_campaign_images
 from labelrobust.annotate.store import CampaignImage, CampaignSpec
 from labelrobust.data import Dataset, load_dataset
+from labelrobust.data.soft_label_file import FOLDER_SPLIT
 from labelrobust.errors import ConfigError
 
 DEFAULTS = {"repeats": 1, "min_nonzero": 3, "max_rating": 4, "blur": 0.0, "display_size": 256}
@@ -64,7 +65,7 @@ def prepare_campaign(
     root = Path(folder).expanduser().resolve()
     names = folder_class_names(root, classes)
     values = _fit_min_nonzero(values, settings, len(names))
-    spec = CampaignSpec(name=name, kind="folder", folder=str(root), split="all", class_names=tuple(names), **values)
+    spec = CampaignSpec(name=name, kind="folder", folder=str(root), split=FOLDER_SPLIT, class_names=tuple(names), **values)
     return spec, folder_campaign_images(root, spec.class_names)
 
 

@@ -30,10 +30,9 @@ from sqlalchemy.engine import Engine
 
 from labelrobust.annotate.store import AnswerTable, Campaign, answer_table
 from labelrobust.atomic import atomic_write_bytes
+# the reader owns the format: its name, version and the folder dataset's name are defined once, there
+from labelrobust.data.soft_label_file import FOLDER_DATASET, FORMAT, FORMAT_VERSION
 from labelrobust.errors import ConfigError, OutputError
-
-FORMAT = "labelrobust-soft-labels"
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def export_arrays(table: AnswerTable, campaign: Campaign, *, anonymise: bool = F
         "format": np.array(FORMAT),
         "format_version": np.array(FORMAT_VERSION),
         "campaign": np.array(campaign.name),
-        "dataset": np.array(campaign.dataset if campaign.kind == "dataset" else "image-folder"),
+        "dataset": np.array(campaign.dataset if campaign.kind == "dataset" else FOLDER_DATASET),
         "split": np.array(campaign.split),
         "folder": np.array(campaign.folder or ""),
         "class_names": np.array(campaign.class_names, dtype=str),
