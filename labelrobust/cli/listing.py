@@ -30,6 +30,12 @@ def _suites() -> list[tuple[str, str]]:
     return [(name, text(suite)) for name, suite in SUITES.items()]
 
 
+def _studies() -> list[tuple[str, str]]:
+    from labelrobust.reproduce.study import STUDIES, study_names
+
+    return [(name, f"{STUDIES.get(name).title} ({', '.join(STUDIES.get(name).scales)})") for name in study_names()]
+
+
 KINDS = {
     "datasets": _registry(DATASETS),
     "models": _registry(MODELS),
@@ -39,6 +45,7 @@ KINDS = {
     "objectives": _registry(OBJECTIVES),
     "suites": _suites,
     "augmentations": _registry(AUGMENTATIONS),
+    "studies": _studies,
 }
 
 

@@ -11,6 +11,7 @@
     labelrobust metric RUN_DIR --kind boundary   a label metric (CSV with class names)
     labelrobust analyze gap RUN_A RUN_B --metric wordnet   cost-sensitive analyses (tables + PNG)
     labelrobust annotate serve --db labels.sqlite --dataset cifar10   collect human soft labels (web page)
+    labelrobust reproduce clirat --scale small   one study end to end: runs, attacks, report with claims
 
 Every error is one line on stderr (``labelrobust: error: ...``, exit code 2); a training run
 stopped by SIGTERM or Ctrl-C exits with 143 or 130 after checkpointing.
@@ -22,7 +23,7 @@ import argparse
 import logging
 import sys
 
-from labelrobust.cli import analyze, annotate, attack, compare, evaluate, listing, metric, neighbourhood, train, transfer, verify
+from labelrobust.cli import analyze, annotate, attack, compare, evaluate, listing, metric, neighbourhood, reproduce, train, transfer, verify
 from labelrobust.cli.console import configure_console
 from labelrobust.cli.output import emit_error
 from labelrobust.cli.parser import LabelRobustParser
@@ -37,6 +38,7 @@ COMMANDS = {
     "metric": metric,
     "analyze": analyze,
     "annotate": annotate,
+    "reproduce": reproduce,
 }
 
 
