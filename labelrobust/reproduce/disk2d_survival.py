@@ -138,11 +138,11 @@ def train_configs(scale: Scale, out: Path, seed: int = 0) -> dict[str, TrainConf
     return configs
 
 
-def train_or_reuse(cfg: TrainConfig, quiet: bool = True) -> Path:
-    """The run directory of ``cfg``: reused when a run with this exact config finished there,
-    else trained (over whatever an earlier, different run left in that directory)."""
+def train_or_reuse(cfg: TrainConfig, quiet: bool = True, force: bool = False) -> Path:
+    """The run directory of ``cfg``: reused when a run with this exact config finished there
+    (unless ``force``), else trained (over whatever an earlier, different run left in that directory)."""
     paths = RunPaths(Path(cfg.out) / cfg.run_name())
-    if paths.summary.is_file() and paths.config.is_file() and paths.weights.is_file() and read_config(paths.root) == cfg:
+    if not force and paths.summary.is_file() and paths.config.is_file() and paths.weights.is_file() and read_config(paths.root) == cfg:
         log.info("reusing the finished run %s", paths.root)
         return paths.root
     return train(cfg, overwrite=True, quiet=quiet)
@@ -251,12 +251,13 @@ def default_out(scale: str) -> Path:
 
 
 def run_survival(
-    scale: str = "ci", out: str | Path | None = None, seed: int = 0, quiet: bool = True, command: str | None = None
+    scale: str = "ci", out: str | Path | None = None, seed: int = 0, quiet: bool = True, command: str | None = None, force: bool = False
 ) -> SurvivalResult:
     """Train (or reuse) both models, attack them, write ``survival.json`` and ``survival.md``.
 
     ``out``: the output folder (default ``runs/disk2d-survival-SCALE``); ``command``: the
-    command line recorded in the results (default: this process's)."""
+    command line recorded in the results (default: this process's); ``force``: train both
+    models again even where finished runs exist."""
     if scale not in SCALES:
         raise ConfigError(f"unknown scale {scale!r}; known: {', '.join(SCALES)}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -264,12 +265,12 @@ def run_survival(
     s = SCALES[scale]
     out = Path(out) if out is not None else default_out(scale)
     with one_thread():
-        return _run(scale, s, out, seed, quiet, command)
+        return _run(scale, s, out, seed, quiet, command, force)
 
 
-def _run(scale: str, s: Scale, out: Path, seed: int, quiet: bool, command: str | None) -> SurvivalResult:
+def _run(scale: str, s: Scale, out: Path, seed: int, quiet: bool, command: str | None, force: bool) -> SurvivalResult:
     started = time.perf_counter()
-    experiments = {name: load_run(train_or_reuse(cfg, quiet=quiet), device="cpu") for name, cfg in train_configs(s, out, seed).items()}
+    experiments = {name: load_run(train_or_reuse(cfg, quiet=quiet, force=force), device="cpu") for name, cfg in train_configs(s, out, seed).items()}
     data = experiments["soft"].dataset  # both models train and are tested on the same points
     result = SurvivalResult({}, data.test.float_images(), data.domain)
     models, rows, nested, attacks = {}, [], [], {}
