@@ -62,6 +62,7 @@ def robust_evaluate_run(
     nested: bool = True,
     active_set: bool = True,
     skip_unsupported: bool = False,
+    plot: bool = True,
 ) -> RobustReport:
     """Attack the run's test split (its first ``n`` samples) inside the dataset's input domain
     and write ``<stem>.{json,csv,png}`` into ``out`` (default ``RUN_DIR/eval``); see the module
@@ -91,7 +92,7 @@ def robust_evaluate_run(
             run_checks(report, [zero_gradient_check(exp.model, exp.space, x, report.clean_pred[kept], report)])
         else:
             run_checks(report)
-    write_results(report, out_dir / stem, run=str(run_dir), name=name, num_classes=exp.space.num_classes, title=f"{exp.config.run_name()} — {name}")
+    write_results(report, out_dir / stem, run=str(run_dir), name=name, num_classes=exp.space.num_classes, title=f"{exp.config.run_name()} — {name}", plot=plot)
     return report
 
 
@@ -137,14 +138,15 @@ def total_cost(report: RobustReport) -> dict:
     return out
 
 
-def write_results(report: RobustReport, base: Path, *, run: str, name: str, num_classes: int, title: str) -> None:
-    """``base.json`` (format ``labelrobust-robust-eval-3``), ``base.csv`` and ``base.png``."""
+def write_results(report: RobustReport, base: Path, *, run: str, name: str, num_classes: int, title: str, plot: bool = True) -> None:
+    """``base.json`` (format ``labelrobust-robust-eval-3``), ``base.csv`` and (``plot``) ``base.png``."""
     summary = summarize(report, run=run, name=name, num_classes=num_classes)
     atomic_write_text(base.with_name(base.name + ".json"), json.dumps(summary, indent=2))
     if summary["outcomes"]:
         rows = [{**r, "budget": json.dumps(r["budget"], sort_keys=True)} for r in summary["outcomes"]]
         atomic_write_text(base.with_name(base.name + ".csv"), summary_csv(rows))
-        plot_accuracy_vs_eps(report, base.with_name(base.name + ".png"), title=title)
+        if plot:
+            plot_accuracy_vs_eps(report, base.with_name(base.name + ".png"), title=title)
 
 
 def read_results(path: str | Path) -> dict:
