@@ -14,12 +14,12 @@ The metric formulas themselves are pure functions in ``labelrobust.metrics``.
 
 from labelrobust.evaluation.checks import Flag, run_checks, zero_gradient_check
 from labelrobust.evaluation.outcomes import Outcome, RobustReport
-from labelrobust.evaluation.run_dir import read_results, results_stem, robust_evaluate_run
+from labelrobust.evaluation.run_dir import read_results, results_stem, robust_evaluate_run, robust_evaluate_targets
 from labelrobust.evaluation.runner import evaluate_attacks
 from labelrobust.evaluation.specs import DIAGNOSTIC_ROLE, ENSEMBLE_ROLE, HALF_DIAMETER, AttackSpec
 from labelrobust.evaluation.suites import SUITES, Suite, get_suite
 
 __all__ = [
     "DIAGNOSTIC_ROLE", "ENSEMBLE_ROLE", "HALF_DIAMETER", "SUITES", "AttackSpec", "Flag", "Outcome", "RobustReport", "Suite",
-    "evaluate_attacks", "get_suite", "read_results", "results_stem", "robust_evaluate_run", "run_checks", "zero_gradient_check",
+    "evaluate_attacks", "get_suite", "read_results", "results_stem", "robust_evaluate_run", "robust_evaluate_targets", "run_checks", "zero_gradient_check",
 ]

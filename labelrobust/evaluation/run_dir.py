@@ -72,7 +72,31 @@ def robust_evaluate_run(
     if n is not None:
         positive_int(n, "n")
     out_dir = prepare_output(run_dir, out, device)
-    exp, model_id = load_evaluated_run(run_dir, weights, device)
+    loaded = load_evaluated_run(run_dir, weights, device)
+    return _evaluate_loaded(
+        run_dir, loaded, out_dir, specs, eps, name=name, norm=norm, n=n, target=target, batch_size=batch_size, checks=checks,
+        quiet=quiet, nested=nested, active_set=active_set, skip_unsupported=skip_unsupported, plot=plot,
+    )
+
+
+def robust_evaluate_targets(run_dir: str | Path, specs: list[AttackSpec], eps: list[float | str], targets: list[int], *, name: str,
+                            weights: str = "latest", device: str | None = None, out: str | Path | None = None, **options) -> dict[int, RobustReport]:
+    """``robust_evaluate_run`` once per target class, loading the run once; each target has its
+    own ``<stem>-target<T>`` files. ``options``: the other keywords of ``robust_evaluate_run``
+    (``plot`` defaults to False here: one accuracy plot per target says little)."""
+    options.setdefault("plot", False)
+    positive_int(options.get("batch_size", 256), "batch_size")
+    if options.get("n") is not None:
+        positive_int(options["n"], "n")
+    out_dir = prepare_output(run_dir, out, device)
+    loaded = load_evaluated_run(run_dir, weights, device)
+    return {t: _evaluate_loaded(run_dir, loaded, out_dir, specs, eps, name=name, target=t, **options) for t in targets}
+
+
+def _evaluate_loaded(run_dir, loaded, out_dir: Path, specs: list[AttackSpec], eps: list[float | str], *, name: str, norm: str = "linf",
+                     n: int | None = None, target: int | None = None, batch_size: int = 256, checks: bool = True, quiet: bool = False,
+                     nested: bool = True, active_set: bool = True, skip_unsupported: bool = False, plot: bool = True) -> RobustReport:
+    exp, model_id = loaded
     images = first_samples(exp.dataset.test, n)
     domain = getattr(exp.dataset, "domain", UNIT_BOX)
     stem = results_stem(name, norm, target)

@@ -138,3 +138,18 @@ def test_run_level_evaluation_on_the_device(trained, tmp_path, device):
     run = copy_run(trained("onehot"), tmp_path)
     report = robust_evaluate_run(run, FGSM, [0.1], name="d", n=20, quiet=True, device=device)
     assert report.checks and {f.name for f in report.checks} >= {"zero-gradients", "large-eps"}
+
+
+def test_targets_evaluated_in_one_load_equal_one_evaluation_per_target(trained, tmp_path):
+    from labelrobust.evaluation import robust_evaluate_targets
+
+    run = copy_run(trained("onehot"), tmp_path)
+    together = robust_evaluate_targets(run, FGSM, [0.1], [1, 3], name="t", n=40, quiet=True, out=tmp_path / "together")
+    for target in (1, 3):
+        alone = robust_evaluate_run(run, FGSM, [0.1], name="t", n=40, target=target, quiet=True, out=tmp_path / "alone")
+        assert torch.equal(together[target].outcomes[0].adv_pred, alone.outcomes[0].adv_pred)
+        assert together[target].outcomes[0].metrics == alone.outcomes[0].metrics and together[target].target == target
+        assert (tmp_path / "together" / f"robust-t-target{target}.json").is_file()
+        assert not (tmp_path / "together" / f"robust-t-target{target}.png").exists()  # no plot per target by default
+    with pytest.raises(ConfigError, match="target class must lie in 0..9"):
+        robust_evaluate_targets(run, FGSM, [0.1], [10], name="t", n=40, quiet=True, out=tmp_path / "bad")

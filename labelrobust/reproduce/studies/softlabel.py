@@ -33,7 +33,7 @@ import numpy as np
 
 from labelrobust.analysis.figures import pyplot, save_figure
 from labelrobust.config import TrainConfig
-from labelrobust.evaluation import RobustReport, robust_evaluate_run
+from labelrobust.evaluation import RobustReport, robust_evaluate_run, robust_evaluate_targets
 from labelrobust.evaluation.suites import probe
 from labelrobust.metrics.clean import evaluate_run
 from labelrobust.metrics.robustness import adversarial_confusion
@@ -131,9 +131,9 @@ class SoftLabelStudy(Study):
             clean = {m: evaluate_run(d, device=ctx.device) for m, d in models.items()}
             untargeted = {m: robust_evaluate_run(d, untargeted_specs(s), list(EPS), name="softlabel-untargeted", n=s.attack_n,
                                                  device=ctx.device, quiet=ctx.quiet) for m, d in models.items()}
-            targeted = {m: {t: robust_evaluate_run(d, [probe(OWN, "pgd", {"steps": s.steps, "momentum": 0.9})], list(s.targeted_eps),
-                                                   name="softlabel-targeted", n=s.targeted_n, target=t, device=ctx.device,
-                                                   quiet=ctx.quiet, plot=False) for t in range(10)} for m, d in models.items()}
+            targeted = {m: robust_evaluate_targets(d, [probe(OWN, "pgd", {"steps": s.steps, "momentum": 0.9})], list(s.targeted_eps),
+                                                   list(range(10)), name="softlabel-targeted", n=s.targeted_n, device=ctx.device,
+                                                   quiet=ctx.quiet) for m, d in models.items()}
             names = _class_names(models["hard"])
             report.sections.append(cifar_section(ctx, dataset, title, clean, untargeted, targeted, names))
             report.claims += cifar_claims(ctx, dataset, title, clean, untargeted, targeted)
