@@ -64,6 +64,11 @@ class Study:
         """Train (through ``ctx.train``), attack, analyse; return the report."""
         raise NotImplementedError
 
+    def offline_shape(self, cfg: TrainConfig) -> tuple[tuple[int, ...], int] | None:
+        """(input shape, number of classes) of ``cfg``'s data, for a dry run that lacks the
+        data: the model is then built without it. None (the default): the model is not built."""
+        return None
+
 
 STUDIES: Registry[type[Study]] = Registry("study")
 
@@ -141,12 +146,13 @@ def _training_seconds(run_dir: Path) -> float:
 
 
 def describe_config(cfg: TrainConfig) -> str:
-    """One line: dataset (sizes), model, label space, method, epochs."""
+    """One line: dataset (sizes), model, label space, method, augmentation (if any), epochs."""
     d = cfg.data
     sizes = "/".join(str(v) for v in (d.train_size, d.test_size) if v is not None)
     labels = cfg.labels.name + (f" {cfg.labels.params}" if cfg.labels.params else "")
     method = cfg.method.name + (f" {cfg.method.params}" if cfg.method.params else "")
-    return f"{d.name}{f' ({sizes})' if sizes else ''}, {cfg.model.name}, {labels}, {method}, {cfg.epochs} epochs"
+    augment = f", augment {d.augment}" + (f" {d.augment_options}" if d.augment_options else "") if d.augment not in (None, "none") else ""
+    return f"{d.name}{f' ({sizes})' if sizes else ''}, {cfg.model.name}, {labels}, {method}{augment}, {cfg.epochs} epochs"
 
 
 def get_study(name: str) -> Study:
@@ -240,13 +246,14 @@ def dry_run(study: str, scale: str = "paper", out: str | Path | None = None, *, 
     for label, cfg in configs.items():
         placed = cached_config(cfg, label, ctx.runs_dir)
         atomic_write_text(folder / f"{placed.run_name()}.yaml", config_yaml(placed))
-        records.append({"run": label, "hash": config_hash(cfg), "what": describe_config(cfg), **_build(cfg)})
+        records.append({"run": label, "hash": config_hash(cfg), "what": describe_config(cfg), **_build(cfg, ctx.study)})
     atomic_write_text(folder / "dry-run.json", json.dumps({"study": study, "scale": scale, "date": now(), "runs": records}, indent=2) + "\n")
     return records
 
 
-def _build(cfg: TrainConfig) -> dict:
-    """Build the run's experiment (data, label space, model) and its training method."""
+def _build(cfg: TrainConfig, study: Study | None = None) -> dict:
+    """Build the run's experiment (data, label space, model) and its training method; without
+    the data, the model alone where the study knows the data's shape (``Study.offline_shape``)."""
     from labelrobust.runs import build_experiment
     from labelrobust.training.loop import input_domain
     from labelrobust.training.methods import make_method
@@ -254,8 +261,20 @@ def _build(cfg: TrainConfig) -> dict:
     try:
         exp = build_experiment(dataclasses.replace(cfg, device="cpu"))  # the configs are checked on the CPU
     except DataError as err:
-        return {"data": f"missing: {err}", "model_parameters": None}
+        shape = None if study is None else study.offline_shape(cfg)
+        return {"data": f"missing: {err}", "model_parameters": None if shape is None else _model_parameters(cfg, *shape)}
     make_method(cfg.method, exp.space, epochs=cfg.epochs, domain=input_domain(exp.dataset), dataset=exp.dataset)
     parameters = sum(p.numel() for p in exp.model.parameters())
     return {"data": f"{len(exp.dataset.train)} train / {len(exp.dataset.test)} test images", "model_parameters": parameters,
             "config": to_dict(cfg)}
+
+
+def _model_parameters(cfg: TrainConfig, input_shape: tuple[int, ...], num_classes: int) -> int:
+    """The parameter count of ``cfg``'s model built for data of this shape (no data needed)."""
+    from labelrobust.labels import make_label_space
+    from labelrobust.models import build_model
+
+    space = make_label_space(cfg.labels.name, num_classes, **cfg.labels.params)
+    neutral = (0.0,) * input_shape[0], (1.0,) * input_shape[0]  # the statistics do not change the count
+    model = build_model(cfg.model.name, input_shape=input_shape, out_dim=space.out_dim, mean=neutral[0], std=neutral[1], **cfg.model.options)
+    return sum(p.numel() for p in model.parameters())

@@ -98,8 +98,8 @@ class SoftLabelStudy(Study):
                     "LSR ε is 0.1 (not stated in the study). CIFAR-10H was not part of the study.")
         sizes = "all" if s.train_size is None else f"{s.train_size} training and {s.test_size} test"
         return (f"Much smaller than the study: a {s.model} ({s.model_options}) instead of a ResNet-18, {sizes} images of each "
-                f"split, {s.epochs} epochs at lr {s.lr:g} (the study: 300 epochs at lr 0.1, batch 32); PGD-{s.steps} instead of "
-                f"PGD-100 on the first {s.attack_n} test images untargeted and {s.targeted_n} targeted (targeted only at eps "
+                f"split, {s.epochs} epochs at lr {s.lr:g} (the study: 300 epochs at lr 0.1, batch 32); PGD-{s.steps}{'' if s.steps == 100 else ' instead of PGD-100'} "
+                f"on the first {s.attack_n} test images untargeted and {s.targeted_n} targeted (targeted only at eps "
                 f"{', '.join(f'{e:g}' for e in s.targeted_eps)}); the disk at its `{s.disk2d}` scale. Absolute accuracies are "
                 "therefore not comparable with the study's; the comparisons between the three label encodings are.")
 
