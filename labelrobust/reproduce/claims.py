@@ -60,13 +60,16 @@ def greater(claim: str, a: tuple[str, float, int], b: tuple[str, float, int], wh
 
 
 def majority(claim: str, outcomes: list[Claim], where: str = "") -> Claim:
-    """One verdict from several comparisons of the same claim (e.g. one per eps or per target):
-    supported when more are supported than contradicted, contradicted in the opposite case,
-    else not testable; the evidence lists the counts and every comparison."""
+    """One verdict from several comparisons of the same claim (e.g. one per eps or per target).
+    Supported when more comparisons support it than contradict it *and* at least a third of all
+    of them support it; contradicted in the mirror case; else not testable (one decided
+    comparison out of ten is no evidence either way). The evidence lists the counts and every
+    comparison."""
     counts = {v: sum(o.verdict == v for o in outcomes) for v in VERDICTS}
-    if counts[SUPPORTED] > counts[CONTRADICTED]:
+    enough = max(1.0, len(outcomes) / 3)
+    if counts[SUPPORTED] > counts[CONTRADICTED] and counts[SUPPORTED] >= enough:
         verdict = SUPPORTED
-    elif counts[CONTRADICTED] > counts[SUPPORTED]:
+    elif counts[CONTRADICTED] > counts[SUPPORTED] and counts[CONTRADICTED] >= enough:
         verdict = CONTRADICTED
     else:
         verdict = NOT_TESTABLE

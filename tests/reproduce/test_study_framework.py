@@ -51,6 +51,8 @@ def test_majority_counts_decided_comparisons():
     assert majority("m", [c, n, n]).verdict == CONTRADICTED
     assert majority("m", [s, c, n]).verdict == NOT_TESTABLE
     assert "1 supported, 1 contradicted, 1 within noise" in majority("m", [s, c, n]).evidence
+    assert majority("m", [s] + [n] * 9).verdict == NOT_TESTABLE  # one decided comparison of ten is not enough
+    assert majority("m", [c] * 4 + [n] * 6).verdict == CONTRADICTED
 
 
 def test_absolute_numbers_are_testable_only_at_the_studys_setting():
