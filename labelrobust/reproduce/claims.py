@@ -34,10 +34,17 @@ class Claim:
 
 
 def noise(a: float, b: float, n_a: int, n_b: int) -> float:
-    """Two standard errors of ``a − b`` for rates measured on ``n_a`` and ``n_b`` samples."""
+    """Two standard errors of ``a − b`` for rates measured on ``n_a`` and ``n_b`` samples. The
+    variance uses the Agresti–Caffo adjusted rates ``(x + 1)/(n + 2)``, so a rate of 0 or 1
+    on few samples does not claim a band of zero (0 of 100 vs 4 of 100 is within noise)."""
     if n_a < 1 or n_b < 1:
         return math.inf
-    return 2 * math.sqrt(a * (1 - a) / n_a + b * (1 - b) / n_b)
+
+    def variance(rate: float, n: int) -> float:
+        adjusted = (rate * n + 1) / (n + 2)
+        return adjusted * (1 - adjusted) / (n + 2)
+
+    return 2 * math.sqrt(variance(a, n_a) + variance(b, n_b))
 
 
 def pct(value: float) -> str:

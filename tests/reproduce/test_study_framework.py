@@ -41,8 +41,9 @@ def test_noise_is_two_standard_errors_and_symmetric(a, b, n_a, n_b):
     assert verdict == (SUPPORTED if a - b > band else CONTRADICTED if b - a > band else NOT_TESTABLE)
 
 
-def test_no_samples_means_infinite_noise():
+def test_no_samples_means_infinite_noise_and_a_zero_rate_still_has_a_band():
     assert noise(0.5, 0.5, 0, 10) == float("inf")
+    assert greater("a > b", ("a", 0.04, 100), ("b", 0.0, 100)).verdict == NOT_TESTABLE  # 4 of 100 vs 0 of 100
 
 
 def test_majority_counts_decided_comparisons():
