@@ -68,21 +68,17 @@ def robust_evaluate_run(
     and write ``<stem>.{json,csv,png}`` into ``out`` (default ``RUN_DIR/eval``); see the module
     docstring. ``weights``: ``latest`` or ``best-val``; ``device``: None = the run's training
     device if present, else the CPU; ``nested``/``active_set``: see ``evaluate_attacks``."""
-    positive_int(batch_size, "batch_size")
-    if n is not None:
-        positive_int(n, "n")
-    out_dir = prepare_output(run_dir, out, device)
-    loaded = load_evaluated_run(run_dir, weights, device)
-    return _evaluate_loaded(
-        run_dir, loaded, out_dir, specs, eps, name=name, norm=norm, n=n, target=target, batch_size=batch_size, checks=checks,
-        quiet=quiet, nested=nested, active_set=active_set, skip_unsupported=skip_unsupported, plot=plot,
+    reports = robust_evaluate_targets(
+        run_dir, specs, eps, [target], name=name, weights=weights, device=device, out=out, norm=norm, n=n, batch_size=batch_size,
+        checks=checks, quiet=quiet, nested=nested, active_set=active_set, skip_unsupported=skip_unsupported, plot=plot,
     )
+    return reports[target]
 
 
-def robust_evaluate_targets(run_dir: str | Path, specs: list[AttackSpec], eps: list[float | str], targets: list[int], *, name: str,
-                            weights: str = "latest", device: str | None = None, out: str | Path | None = None, **options) -> dict[int, RobustReport]:
-    """``robust_evaluate_run`` once per target class, loading the run once; each target has its
-    own ``<stem>-target<T>`` files. ``options``: the other keywords of ``robust_evaluate_run``
+def robust_evaluate_targets(run_dir: str | Path, specs: list[AttackSpec], eps: list[float | str], targets: list[int | None], *, name: str,
+                            weights: str = "latest", device: str | None = None, out: str | Path | None = None, **options) -> dict[int | None, RobustReport]:
+    """``robust_evaluate_run`` once per target class (None: untargeted), loading the run once;
+    each target has its own ``<stem>-target<T>`` files. ``options``: the other keywords of ``robust_evaluate_run``
     (``plot`` defaults to False here: one accuracy plot per target says little)."""
     options.setdefault("plot", False)
     positive_int(options.get("batch_size", 256), "batch_size")

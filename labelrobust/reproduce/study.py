@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from labelrobust.atomic import atomic_write_text, require_writable_dir
-from labelrobust.config import TrainConfig, to_dict
+from labelrobust.config import TrainConfig, as_config, to_dict
 from labelrobust.devices import check_device_name, resolve_device
 from labelrobust.errors import ConfigError, DataError, OutputError
 from labelrobust.provenance import command_line, environment, now
 from labelrobust.registry import Registry
 from labelrobust.reproduce.report import Report, write_report
-from labelrobust.reproduce.run_cache import cached_config, cached_train, config_hash
+from labelrobust.reproduce.run_cache import cached_config, cached_train, config_hash, is_finished
 from labelrobust.runs import config_yaml
 
 log = logging.getLogger(__name__)
@@ -107,14 +107,12 @@ class StudyContext:
 
     def config(self, data: dict) -> TrainConfig:
         """A TrainConfig from a nested mapping, on this reproduction's device."""
-        from labelrobust.config import as_config
-
         return as_config({**data, "device": self.device, "out": str(self.runs_dir)})
 
     def train(self, label: str, cfg: TrainConfig) -> Path:
         """The finished run of ``cfg`` (reused, resumed or trained), recorded with its time."""
         started = time.perf_counter()
-        reused = not self.force and _finished(cached_config(cfg, label, self.runs_dir))
+        reused = not self.force and is_finished(cached_config(cfg, label, self.runs_dir))
         run_dir = cached_train(cfg, label, self.runs_dir, force=self.force, quiet=self.quiet)
         self.runs.append({
             "run": label,
@@ -127,12 +125,6 @@ class StudyContext:
 
     def train_all(self) -> dict[str, Path]:
         return {label: self.train(label, cfg) for label, cfg in self.study.configs(self).items()}
-
-
-def _finished(cfg: TrainConfig) -> bool:
-    from labelrobust.reproduce.run_cache import is_finished
-
-    return is_finished(cfg)
 
 
 def _training_seconds(run_dir: Path) -> float:
